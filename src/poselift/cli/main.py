@@ -1,0 +1,51 @@
+"""The ``poselift`` command. Each subcommand lives in its own module under
+:mod:`poselift.cli` exposing ``add_parser(subparsers)`` and ``run(args) -> int``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from poselift import __version__
+from poselift.errors import PoseliftError
+
+# Modules are imported lazily by name so `poselift --help` stays fast and a command's
+# heavy dependencies (torch, mediapipe) load only when that command runs.
+SUBCOMMANDS: dict[str, str] = {
+    "lift": "poselift.cli.lift_cmd",
+    "models": "poselift.cli.models_cmd",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="poselift",
+        description="Turn videos or 2D keypoint sequences of people into 3D skeletons; "
+                    "train and evaluate the temporal lifting networks behind it.")
+    parser.add_argument("--version", action="version", version=f"poselift {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in SUBCOMMANDS.items():
+        importlib.import_module(module).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except PoseliftError as exc:
+        print(f"poselift {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"poselift {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
