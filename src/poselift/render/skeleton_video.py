@@ -1,0 +1,320 @@
+"""Visualisation video of a reconstruction: input video + 2D skeletons | 3D view.
+
+The output frame is two panels side by side, both ``viz_size`` pixels high:
+
+* left: the input frame scaled to ``viz_size`` high (aspect kept), with each person's
+  2D keypoints drawn as a skeleton;
+* right: a square ``viz_size x viz_size`` 3D view of all people from a fixed orbit
+  camera (``azimuth``, ``elevation``) over a floor grid, scaled once for the whole
+  video so the view never jitters.
+
+Unlike VideoPose3D (matplotlib + system ffmpeg) everything is drawn with OpenCV on
+NumPy arrays and encoded with PyAV's bundled FFmpeg.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from poselift.errors import PoseliftError
+from poselift.geometry.skeletons import H36M17, Skeleton
+from poselift.render._draw import (
+    Color,
+    OrbitView,
+    bone_sides,
+    camera_to_display,
+    draw_background,
+    draw_people_3d,
+    draw_skeleton_2d,
+    fit_view,
+    limb_shades,
+    person_colors,
+)
+
+__all__ = ["RenderStats", "render_video", "select_frames"]
+
+#: Horizontal spacing (metres) between root-centred people in the 3D view.
+PERSON_SPACING = 1.0
+
+
+@dataclass
+class RenderStats:
+    """What :func:`render_video` did and where the time went.
+
+    Attributes:
+        path: the written file.
+        frames: number of frames written.
+        width, height: output frame size in pixels.
+        fps: output frame rate (input fps / ``viz_downsample``).
+        codec: encoder used (``libx264``, ``mpeg4`` or ``gif``).
+        read_seconds: time spent waiting for the ``frames`` iterable (e.g. decoding).
+        draw_seconds: scaling the frame and drawing both panels.
+        encode_seconds: colour conversion, encoding and muxing.
+        total_seconds: wall time of the whole call.
+    """
+
+    path: Path
+    frames: int
+    width: int
+    height: int
+    fps: float
+    codec: str
+    read_seconds: float
+    draw_seconds: float
+    encode_seconds: float
+    total_seconds: float
+
+    @property
+    def render_fps(self) -> float:
+        """Frames per second of drawing + encoding (excludes reading the input)."""
+        busy = self.draw_seconds + self.encode_seconds
+        return self.frames / busy if busy > 0 else float("inf")
+
+
+def select_frames(num_frames: int, downsample: int = 1, skip: int = 0, limit: int = -1) -> range:
+    """Input frame indices that get rendered, VideoPose3D-style.
+
+    The first ``skip`` frames are dropped, then every ``downsample``-th frame is kept
+    (starting with frame ``skip``), then at most ``limit`` of those (``limit < 1``: all).
+    ``limit`` therefore counts output frames.
+    """
+    if downsample < 1:
+        raise ValueError(f"viz_downsample must be >= 1, got {downsample}")
+    if skip < 0:
+        raise ValueError(f"viz_skip must be >= 0, got {skip}")
+    r = range(skip, max(skip, num_frames), downsample)
+    return r if limit < 1 else r[:limit]
+
+
+def _as_people(x: np.ndarray, ndim: int, name: str) -> np.ndarray:
+    x = np.asarray(x)
+    if x.ndim == ndim - 1:  # a single person given without the P axis
+        x = x[None]
+    if x.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimensions, got shape {x.shape}")
+    return x
+
+
+def _layout_offsets(keypoints_2d: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Side-by-side X offsets (metres) for root-centred people, ordered like in the image.
+
+    Root-centred poses would all stand on the same spot; spreading them in the order of
+    their mean horizontal image position keeps left-to-right order consistent with the
+    video panel. ``(P,)``.
+    """
+    num_people = keypoints_2d.shape[0]
+    mean_x = np.empty(num_people)
+    for p in range(num_people):
+        xs = keypoints_2d[p, valid[p], :, 0]
+        xs = xs[np.isfinite(xs)]
+        mean_x[p] = xs.mean() if xs.size else p  # never-valid people keep their index order
+    rank = np.empty(num_people)
+    rank[np.argsort(mean_x, kind="stable")] = np.arange(num_people)
+    return (rank - (num_people - 1) / 2) * PERSON_SPACING
+
+
+def render_video(
+    frames: Iterable[np.ndarray],
+    out_path: str | Path,
+    keypoints_2d: np.ndarray,
+    poses_3d: np.ndarray,
+    valid: np.ndarray,
+    fps: float,
+    skeleton: Skeleton = H36M17,
+    *,
+    viz_size: int = 480,
+    viz_downsample: int = 1,
+    viz_skip: int = 0,
+    viz_limit: int = -1,
+    viz_bitrate: int = 3000,
+    azimuth: float = 30.0,
+    elevation: float = 15.0,
+    colors: Sequence[Color] | None = None,
+    trajectories: np.ndarray | None = None,
+    progress: bool = True,
+) -> RenderStats:
+    """Render the input video with 2D skeletons next to a 3D view of the reconstruction.
+
+    Args:
+        frames: iterable of RGB ``(H, W, 3) uint8`` frames, consumed lazily (only one
+            frame is held at a time). Frame ``t`` of the iterable is time step ``t`` of
+            the arrays below; extra frames beyond ``T`` are ignored.
+        out_path: ``.mp4`` (H.264 yuv420p, MPEG-4 if no H.264 encoder) or ``.gif``.
+        keypoints_2d: ``(P, T, J, 2)`` float pixel coordinates in the input frames (x
+            right, y down); ``(T, J, 2)`` means one person. Non-finite joints are skipped.
+        poses_3d: ``(P, T, J, 3)`` float metres in the camera frame (x right, y down,
+            z forward), root-centred; ``(T, J, 3)`` means one person.
+        valid: ``(P, T)`` bool; a person is drawn in neither panel where it is False.
+        fps: frame rate of the input video.
+        skeleton: joint layout of both arrays (bones, left/right joints).
+        viz_size: output height in pixels (rounded down to even, minimum 64). This is
+            a pixel height, not VideoPose3D's figure size in inches: VideoPose3D's
+            default of 5 at 100 dpi corresponds to ``viz_size=500``. Output width is
+            the scaled video width (rounded to even) plus ``viz_size``.
+        viz_downsample: keep every n-th frame; the output fps is ``fps / n``.
+        viz_skip: skip the first N input frames.
+        viz_limit: write at most N output frames (counted after downsampling); ``-1``
+            for all.
+        viz_bitrate: target video bitrate in kbit/s (mp4 only).
+        azimuth: 3D view angle around the vertical axis in degrees; 0 looks from the
+            recording camera, positive turns the viewpoint counter-clockwise seen from
+            above.
+        elevation: 3D viewpoint height above the horizon in degrees.
+        colors: base RGB colour per person (cycled); default: a built-in palette. Left
+            limbs are drawn in a light tint and right limbs in a dark shade of it.
+        trajectories: optional ``(P, T, 3)`` camera-frame root positions in metres. With
+            them people stand where they were in the scene; without, root-centred
+            people are placed side by side, 1 m apart, in their image left-to-right order.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        :class:`RenderStats` with frame count, size and timings.
+
+    Raises:
+        ValueError: inconsistent array shapes or option values.
+        PoseliftError: bad output extension, missing or unwritable output folder, or an
+            encoding failure. The output file is written to a temporary name in the same
+            folder and renamed at the end, so a failed or interrupted render never
+            leaves a partial file at ``out_path``.
+    """
+    # Imported here so that drawing-only users need not import PyAV.
+    from poselift.render._encode import AtomicVideoWriter
+
+    t_start = time.perf_counter()
+    kp = _as_people(keypoints_2d, 4, "keypoints_2d").astype(np.float64, copy=False)
+    p3 = _as_people(poses_3d, 4, "poses_3d").astype(np.float64, copy=False)
+    vd = np.asarray(valid, dtype=bool)
+    if vd.ndim == 1:
+        vd = vd[None]
+    num_people, num_t, num_j = kp.shape[:3]
+    if kp.shape[-1] != 2 or p3.shape[-1] != 3:
+        raise ValueError(f"expected (P,T,J,2) and (P,T,J,3), got {kp.shape} and {p3.shape}")
+    if p3.shape[:3] != (num_people, num_t, num_j) or vd.shape != (num_people, num_t):
+        raise ValueError(f"shape mismatch: keypoints_2d {kp.shape}, poses_3d {p3.shape}, valid {vd.shape}")
+    if num_j != skeleton.num_joints:
+        raise ValueError(f"skeleton {skeleton.name} has {skeleton.num_joints} joints, arrays have {num_j}")
+    if trajectories is not None:
+        tr = _as_people(trajectories, 3, "trajectories").astype(np.float64, copy=False)
+        if tr.shape != (num_people, num_t, 3):
+            raise ValueError(f"trajectories must be {(num_people, num_t, 3)}, got {tr.shape}")
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+
+    indices = select_frames(num_t, viz_downsample, viz_skip, viz_limit)
+    out_fps = fps / viz_downsample
+    out_h = max(64, int(viz_size) // 2 * 2)
+
+    # World positions for the whole video, computed once: the view is fitted to all of
+    # them, which is what keeps the 3D panel from rescaling frame to frame.
+    world = camera_to_display(p3)
+    if trajectories is not None:
+        world = world + camera_to_display(tr)[:, :, None, :]
+    else:
+        world = world.copy()
+        world[..., 0] += _layout_offsets(kp, vd)[:, None, None]
+    shown = np.zeros_like(vd)
+    shown[:, list(indices)] = vd[:, list(indices)]
+    pts = world[shown].reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(-1)]
+    if len(pts):
+        per_frame_low = np.nanmin(world[..., 2], axis=-1)[shown]
+        # Lowest joint per frame is usually a foot on the floor; a low percentile rather
+        # than the minimum keeps one bad frame from sinking the floor.
+        ground = float(np.percentile(per_frame_low[np.isfinite(per_frame_low)], 10))
+    else:
+        ground = -1.0
+    view = fit_view(pts, out_h, azimuth, elevation, ground)
+    background = draw_background(view, ground, extent=out_h / 2 / view.scale)
+
+    base_colors = person_colors(num_people, colors)
+    shades = [limb_shades(c) for c in base_colors]
+    sides = bone_sides(skeleton)
+    thick_2d = max(2, round(out_h / 200))
+    thick_3d = max(2, round(out_h / 160))
+    gif_colors = [c for s in shades for c in s]
+
+    writer = None
+    canvas = None
+    video_w = 0
+    read_s = draw_s = enc_s = 0.0
+    written = 0
+    bar = None
+    if progress:
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=len(indices), unit="frame", desc="render", file=sys.stderr, leave=False)
+        except ImportError:  # pragma: no cover - tqdm is a dependency, but stay usable
+            bar = None
+    wanted = iter(indices)
+    next_t = next(wanted, None)
+    try:
+        it = iter(frames)
+        t = 0
+        while next_t is not None:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            read_s += time.perf_counter() - t0
+            if frame is None:
+                break
+            if t != next_t:
+                t += 1
+                continue
+            t0 = time.perf_counter()
+            frame = np.asarray(frame)
+            if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+                raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
+            in_h, in_w = frame.shape[:2]
+            if canvas is None:
+                video_w = max(2, int(round(in_w * out_h / in_h / 2)) * 2)
+                canvas = np.empty((out_h, video_w + out_h, 3), dtype=np.uint8)
+                writer = AtomicVideoWriter(out_path, video_w + out_h, out_h, out_fps,
+                                           bitrate_kbps=viz_bitrate, gif_colors=gif_colors)
+            left = canvas[:, :video_w]
+            right = canvas[:, video_w:]
+            if (in_h, in_w) == (out_h, video_w):
+                left[:] = frame
+            else:
+                cv2.resize(frame, (video_w, out_h), dst=left, interpolation=cv2.INTER_LINEAR)
+            sx, sy = video_w / in_w, out_h / in_h
+            right[:] = background
+            people3d = []
+            for p in range(num_people):
+                if not vd[p, t]:
+                    continue
+                # +0.5/-0.5: pixel centres move when scaling a pixel grid.
+                j2 = (kp[p, t] + 0.5) * (sx, sy) - 0.5
+                draw_skeleton_2d(left, j2, skeleton, shades[p], sides, thick_2d)
+                people3d.append((world[p, t], shades[p]))
+            draw_people_3d(right, view, people3d, skeleton, sides, thick_3d)
+            t1 = time.perf_counter()
+            draw_s += t1 - t0
+            writer.write(canvas)
+            enc_s += time.perf_counter() - t1
+            written += 1
+            if bar is not None:
+                bar.update(1)
+            next_t = next(wanted, None)
+            t += 1
+        if writer is None:
+            raise PoseliftError(f"no frames to render: the input has none left after skipping {viz_skip}",
+                                out_path)
+        t0 = time.perf_counter()
+        writer.close()
+        enc_s += time.perf_counter() - t0
+    except BaseException:
+        if writer is not None:
+            writer._discard()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return RenderStats(path=Path(out_path), frames=written, width=video_w + out_h, height=out_h,
+                       fps=out_fps, codec=writer.codec_name, read_seconds=read_s, draw_seconds=draw_s,
+                       encode_seconds=enc_s, total_seconds=time.perf_counter() - t_start)
