@@ -274,8 +274,13 @@ def render_video(
             if canvas is None:
                 video_w = max(2, int(round(in_w * out_h / in_h / 2)) * 2)
                 canvas = np.empty((out_h, video_w + out_h, 3), dtype=np.uint8)
+                t_open = time.perf_counter()
                 writer = AtomicVideoWriter(out_path, video_w + out_h, out_h, out_fps,
                                            bitrate_kbps=viz_bitrate, gif_colors=gif_colors)
+                # Opening the encoder (and building the GIF palette) counts as encoding.
+                t_open = time.perf_counter() - t_open
+                enc_s += t_open
+                t0 += t_open
             left = canvas[:, :video_w]
             right = canvas[:, video_w:]
             if (in_h, in_w) == (out_h, video_w):
