@@ -1,0 +1,58 @@
+"""``poselift lift``: 2D keypoint sequences in a file -> 3D poses, no video involved."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from poselift.errors import InputError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "lift", help="lift 2D keypoint sequences (npz) to 3D",
+        description="Lift 2D keypoint sequences to 3D joints with a temporal model. INPUT is a "
+                    "VideoPose3D custom-dataset npz (data_2d_custom_*.npz), a VideoPose3D/Detectron2 "
+                    "per-video npz, or an npz written by 'poselift infer'. Sequences are edge-padded "
+                    "by the receptive field (on the left only for causal models), so the output has "
+                    "one pose per input frame.")
+    p.add_argument("input", metavar="INPUT", help="2D keypoint file (.npz)")
+    p.add_argument("--model", default="default", metavar="NAME_OR_PATH",
+                   help="shipped model name (see 'poselift models') or a path to a poselift "
+                        ".safetensors or an original VideoPose3D .bin checkpoint (default: %(default)s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.npz",
+                   help="output npz; keys poses_3d [P,T,J,3] metres (the network's output, camera "
+                        "frame), trajectory [P,T,3], keypoints_2d, scores_2d, valid, fps, image_size, "
+                        "joint_names, parents. A custom dataset with several videos writes one file "
+                        "per video, OUT.<video>.npz, unless --video picks one")
+    p.add_argument("--tta", dest="tta", action="store_true", default=True,
+                   help="test-time augmentation: average with the mirrored sequence (default: on)")
+    p.add_argument("--no-tta", dest="tta", action="store_false", help="disable test-time augmentation")
+    p.add_argument("--causal", action="store_true",
+                   help="the model is causal (sees only past frames); needed for VideoPose3D "
+                        "checkpoints trained with --causal, since weights do not show it")
+    p.add_argument("--dense", action="store_true", default=None,
+                   help="the VideoPose3D checkpoint was trained with --dense (normally detected)")
+    p.add_argument("--input-layout", choices=["coco17", "h36m17"], default=None,
+                   help="2D layout a VideoPose3D checkpoint expects (default: from its file name, "
+                        "*coco*/*detectron* -> coco17, else h36m17)")
+    p.add_argument("--video", default=None, metavar="NAME",
+                   help="with a multi-video custom dataset, lift only this video")
+    p.add_argument("--root-relative", action="store_true",
+                   help="subtract the root joint so it sits exactly at the origin")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poselift.lift.pipeline import lift_keypoint_file  # torch loads only when needed
+
+    outputs = lift_keypoint_file(
+        Path(args.input), args.model, Path(args.output), tta=args.tta, causal=args.causal,
+        dense=args.dense, input_layout=args.input_layout, video=args.video,
+        root_relative=args.root_relative)
+    for path, shape in outputs:
+        print(f"wrote {path}  poses_3d {shape}", file=sys.stderr)
+    return 0

@@ -1,0 +1,228 @@
+"""VideoPose3D's temporal lifting networks.
+
+Two modules share one set of weights:
+
+* :class:`TemporalModel` — dilated 1D convolutions over time. Given ``T + R - 1``
+  input frames it predicts ``T`` output frames, where ``R`` (the receptive field) is
+  the product of the filter widths (``3,3,3`` -> 27, ``3,3,3,3,3`` -> 243). Used for
+  inference on whole sequences.
+* :class:`TemporalModelOptimized1f` — the same network with strided instead of
+  dilated convolutions: it predicts one frame from exactly ``R`` frames and is much
+  cheaper for training on random single-frame batches.
+
+Parameter names and shapes match VideoPose3D (``expand_conv``, ``expand_bn``,
+``layers_conv.N``, ``layers_bn.N``, ``shrink``), so original checkpoints load as they are.
+
+Shapes: input ``(N, T_in, J_in, F)`` (``F`` = 2 for x, y in normalised screen units),
+output ``(N, T_out, J_out, 3)`` in metres, camera frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import torch
+from torch import nn
+
+
+@dataclass
+class ModelConfig:
+    """Architecture of a temporal model; enough to rebuild it from weights."""
+
+    num_joints_in: int = 17
+    in_features: int = 2
+    num_joints_out: int = 17
+    filter_widths: list[int] = field(default_factory=lambda: [3, 3, 3])
+    causal: bool = False
+    dropout: float = 0.25
+    channels: int = 1024
+    dense: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
+        cfg = cls(**known)
+        cfg.filter_widths = [int(w) for w in cfg.filter_widths]
+        return cfg
+
+    @property
+    def receptive_field(self) -> int:
+        r = 1
+        for w in self.filter_widths:
+            r *= w
+        return r
+
+
+class _TemporalBase(nn.Module):
+    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
+                 filter_widths: Sequence[int], causal: bool, dropout: float, channels: int) -> None:
+        super().__init__()
+        for w in filter_widths:
+            if w % 2 == 0:
+                raise ValueError(f"filter widths must be odd, got {list(filter_widths)}")
+        self.num_joints_in = num_joints_in
+        self.in_features = in_features
+        self.num_joints_out = num_joints_out
+        self.filter_widths = list(filter_widths)
+        self.causal = causal
+        self.drop = nn.Dropout(dropout)
+        self.relu = nn.ReLU(inplace=True)
+        # pad[i]: frames consumed on each side by block i; their sum is half the receptive field.
+        self.pad = [filter_widths[0] // 2]
+        self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
+        self.shrink = nn.Conv1d(channels, num_joints_out * 3, 1)
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        self.expand_bn.momentum = momentum
+        for bn in self.layers_bn:
+            bn.momentum = momentum
+
+    def receptive_field(self) -> int:
+        return 1 + 2 * sum(self.pad)
+
+    def total_causal_shift(self) -> int:
+        """Frames the output is shifted right when causal (0 otherwise).
+
+        Every block of a causal model shifts its window by half its span, so in total
+        the output frame is the last of the receptive field.
+        """
+        return (self.receptive_field() - 1) // 2 if self.causal else 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, T_in, J_in, F) -> (N, T_out, J_out, 3)``."""
+        if x.ndim != 4 or x.shape[-2] != self.num_joints_in or x.shape[-1] != self.in_features:
+            raise ValueError(f"expected input (N, T, {self.num_joints_in}, {self.in_features}), "
+                             f"got {tuple(x.shape)}")
+        n, t = x.shape[:2]
+        x = x.reshape(n, t, -1).permute(0, 2, 1)
+        x = self._forward_blocks(x)
+        return x.permute(0, 2, 1).reshape(n, -1, self.num_joints_out, 3)
+
+
+class TemporalModel(_TemporalBase):
+    """Dilated temporal convolutional network (inference and dense training)."""
+
+    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
+                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
+                 channels: int = 1024, dense: bool = False) -> None:
+        super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout, channels)
+        self.dense = dense
+        self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0], bias=False)
+        convs, bns = [], []
+        # A causal model sees only the past: each block's residual is taken `shift` later.
+        self.causal_shift = [filter_widths[0] // 2 if causal else 0]
+        dilation = filter_widths[0]
+        for w in filter_widths[1:]:
+            self.pad.append((w - 1) * dilation // 2)
+            self.causal_shift.append((w // 2) * dilation if causal else 0)
+            kernel = 2 * self.pad[-1] + 1 if dense else w
+            convs.append(nn.Conv1d(channels, channels, kernel, dilation=1 if dense else dilation, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            dilation *= w
+        self.layers_conv = nn.ModuleList(convs)
+        self.layers_bn = nn.ModuleList(bns)
+
+    def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
+        for i in range(len(self.pad) - 1):
+            pad, shift = self.pad[i + 1], self.causal_shift[i + 1]
+            res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
+            x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+        return self.shrink(x)
+
+
+class TemporalModelOptimized1f(_TemporalBase):
+    """Strided variant: ``R`` input frames -> 1 output frame; same weights as :class:`TemporalModel`."""
+
+    def __init__(self, num_joints_in: int, in_features: int, num_joints_out: int,
+                 filter_widths: Sequence[int], causal: bool = False, dropout: float = 0.25,
+                 channels: int = 1024) -> None:
+        super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout, channels)
+        self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0],
+                                     stride=filter_widths[0], bias=False)
+        convs, bns = [], []
+        self.causal_shift = [filter_widths[0] // 2 if causal else 0]
+        dilation = filter_widths[0]
+        for w in filter_widths[1:]:
+            self.pad.append((w - 1) * dilation // 2)
+            # In strided space one step is one frame of the previous block's output.
+            self.causal_shift.append(w // 2 if causal else 0)
+            convs.append(nn.Conv1d(channels, channels, w, stride=w, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
+            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            dilation *= w
+        self.layers_conv = nn.ModuleList(convs)
+        self.layers_bn = nn.ModuleList(bns)
+
+    def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
+        for i in range(len(self.pad) - 1):
+            w = self.filter_widths[i + 1]
+            res = x[:, :, self.causal_shift[i + 1] + w // 2:: w]
+            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
+            x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+        return self.shrink(x)
+
+
+def build_model(cfg: ModelConfig, optimized_1f: bool = False) -> _TemporalBase:
+    """Instantiate the network described by ``cfg`` (weights uninitialised)."""
+    common = dict(num_joints_in=cfg.num_joints_in, in_features=cfg.in_features,
+                  num_joints_out=cfg.num_joints_out, filter_widths=cfg.filter_widths,
+                  causal=cfg.causal, dropout=cfg.dropout, channels=cfg.channels)
+    if optimized_1f:
+        if cfg.dense:
+            raise ValueError("the strided single-frame model has no dense variant")
+        return TemporalModelOptimized1f(**common)
+    return TemporalModel(dense=cfg.dense, **common)
+
+
+def infer_config(state_dict: dict[str, torch.Tensor], causal: bool = False,
+                 dense: bool | None = None) -> ModelConfig:
+    """Recover the architecture from a VideoPose3D-layout state dict.
+
+    Channels, joint counts and filter widths follow from the weight shapes. Causality
+    is not visible in weights (pass ``causal``). Dense models are recognised by their
+    kernel sizes (``(w - 1) * dilation + 1`` rather than ``w``) unless ``dense`` is given.
+    """
+    try:
+        expand = state_dict["expand_conv.weight"]
+        shrink = state_dict["shrink.weight"]
+    except KeyError as exc:
+        raise ValueError(f"not a VideoPose3D temporal model state dict (missing {exc.args[0]})") from None
+    channels, in_total, w0 = expand.shape
+    out_total = shrink.shape[0]
+    if out_total % 3:
+        raise ValueError(f"shrink layer has {out_total} outputs, not a multiple of 3")
+    n_layers = len([k for k in state_dict if k.startswith("layers_conv.") and k.endswith(".weight")])
+    kernels = [int(state_dict[f"layers_conv.{2 * i}.weight"].shape[2]) for i in range(n_layers // 2)]
+    if dense is None:
+        # Dense kernels span a whole dilated filter, (w - 1) * d + 1; a plain kernel is w.
+        # The dense reading is taken when every kernel fits it with an odd w >= 3, which
+        # a plain stack of small odd widths (e.g. 3 after a first width of 3) never does.
+        dense = bool(kernels)
+        d = int(w0)
+        for k in kernels:
+            w, rem = divmod(k - 1, d)
+            if rem or w < 2 or (w + 1) % 2 == 0:
+                dense = False
+                break
+            d *= w + 1
+    widths = [int(w0)]
+    d = int(w0)
+    for k in kernels:
+        w = (k - 1) // d + 1 if dense else k
+        widths.append(int(w))
+        d *= w
+    # Input features: joints_in * features = in_total; VideoPose3D models take (x, y).
+    in_features = 2 if in_total % 2 == 0 else 1
+    return ModelConfig(num_joints_in=in_total // in_features, in_features=in_features,
+                       num_joints_out=out_total // 3, filter_widths=widths, causal=causal,
+                       channels=int(channels), dense=bool(dense))

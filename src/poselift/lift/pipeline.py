@@ -1,0 +1,201 @@
+"""From per-person 2D tracks to the 3D result: layout conversion, gap handling,
+frame-rate resampling and lifting. Shared by ``poselift lift`` and ``poselift infer``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from poselift.errors import InputError
+from poselift.geometry.skeletons import H36M17, convert, get_skeleton
+from poselift.lift.inference import lift_sequence
+from poselift.lift.weights import LiftModel, load_model
+
+
+@dataclass
+class Tracks2D:
+    """2D keypoints of ``P`` people over ``T`` frames.
+
+    Attributes:
+        keypoints: float32 ``(P, T, J, 2)`` pixels in ``layout``.
+        scores: float32 ``(P, T, J)`` confidences in [0, 1].
+        valid: bool ``(P, T)``: the person's keypoints exist in that frame.
+        layout: keypoint layout name.
+        width, height: image size in pixels.
+        fps: frame rate of the sequence, or None when unknown (then no resampling).
+        timestamps: optional float ``(T,)`` seconds, for variable frame rate input.
+    """
+
+    keypoints: np.ndarray
+    scores: np.ndarray
+    valid: np.ndarray
+    layout: str
+    width: int
+    height: int
+    fps: float | None = None
+    timestamps: np.ndarray | None = None
+
+
+@dataclass
+class Result3D:
+    """The npz contract of ``poselift infer`` (and ``lift``), see :func:`result_arrays`."""
+
+    poses_3d: np.ndarray      # float32 (P, T, 17, 3) metres, camera frame
+    trajectory: np.ndarray    # float32 (P, T, 3) metres, camera frame
+    keypoints_2d: np.ndarray  # float32 (P, T, 17, 2) pixels, H36M-17
+    scores_2d: np.ndarray     # float32 (P, T, 17)
+    valid: np.ndarray         # bool (P, T)
+    fps: float
+    image_size: tuple[int, int]
+
+    def arrays(self) -> dict[str, Any]:
+        """Exactly the contract's keys."""
+        return {
+            "poses_3d": self.poses_3d.astype(np.float32),
+            "trajectory": self.trajectory.astype(np.float32),
+            "keypoints_2d": self.keypoints_2d.astype(np.float32),
+            "scores_2d": self.scores_2d.astype(np.float32),
+            "valid": self.valid.astype(bool),
+            "fps": np.float64(self.fps),
+            "image_size": np.asarray(self.image_size, dtype=np.int64),
+            "joint_names": np.asarray(H36M17.joint_names),
+            "parents": np.asarray(H36M17.parents, dtype=np.int64),
+        }
+
+
+def resample_linear(x: np.ndarray, t_src: np.ndarray, t_dst: np.ndarray) -> np.ndarray:
+    """Linearly interpolate ``x (T_src, ...)`` sampled at ``t_src`` onto ``t_dst``.
+
+    Times outside ``t_src`` take the nearest end value. Both time arrays must be increasing.
+    """
+    x = np.asarray(x)
+    t_src = np.asarray(t_src, dtype=np.float64)
+    t_dst = np.asarray(t_dst, dtype=np.float64)
+    if len(t_src) == 1:
+        return np.repeat(x[:1], len(t_dst), axis=0)
+    i = np.clip(np.searchsorted(t_src, t_dst, side="right") - 1, 0, len(t_src) - 2)
+    w = np.clip((t_dst - t_src[i]) / (t_src[i + 1] - t_src[i]), 0.0, 1.0)
+    w = w.reshape((-1,) + (1,) * (x.ndim - 1))
+    return ((1 - w) * x[i] + w * x[i + 1]).astype(x.dtype)
+
+
+def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open ``[start, end)`` runs of True in a 1D bool array."""
+    m = np.concatenate([[False], mask.astype(bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
+                focal_px: float | None = None) -> Result3D:
+    """Lift every person of ``tracks`` with ``lm``.
+
+    Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
+    never leaks invented motion into its neighbours; invalid frames get NaN poses.
+    When the sequence's frame rate is known and differs from the model's by more than
+    1 %, each run is resampled to the model's rate, lifted, and resampled back.
+    """
+    p_count, t_count = tracks.valid.shape
+    try:
+        kp_model = convert(tracks.keypoints, tracks.layout, lm.input_layout)
+    except ValueError as exc:
+        raise InputError(f"cannot feed {tracks.layout} keypoints to a model expecting "
+                         f"{lm.input_layout}: {exc}") from None
+    kp17 = convert(tracks.keypoints, tracks.layout, "h36m17") if tracks.layout != "h36m17" else tracks.keypoints
+    sc17 = (convert(tracks.scores[..., None], tracks.layout, "h36m17", has_score=True)[..., 0]
+            if tracks.layout != "h36m17" else tracks.scores)
+    j_out = get_skeleton(lm.output_layout).num_joints
+    poses = np.full((p_count, t_count, j_out, 3), np.nan, np.float32)
+    traj = np.zeros((p_count, t_count, 3), np.float32)
+    times = tracks.timestamps
+    if times is None and tracks.fps:
+        times = np.arange(t_count) / tracks.fps
+    resample = times is not None and tracks.fps is not None and abs(tracks.fps - lm.fps) > 0.01 * lm.fps
+    for p in range(p_count):
+        for s, e in _segments(tracks.valid[p]):
+            seg = kp_model[p, s:e]
+            if resample:
+                t_seg = times[s:e]
+                t_model = np.arange(t_seg[0], t_seg[-1] + 0.5 / lm.fps, 1.0 / lm.fps)
+                seg = resample_linear(seg, t_seg, t_model)
+            out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px)
+            pose = out["poses_3d"]
+            tr = out.get("trajectory")
+            if resample:
+                pose = resample_linear(pose, t_model, t_seg)
+                tr = None if tr is None else resample_linear(tr, t_model, t_seg)
+            if root_relative:
+                pose = pose - pose[:, :1]
+            poses[p, s:e] = pose
+            if tr is not None:
+                traj[p, s:e] = tr
+    invalid = ~tracks.valid
+    kp_out = kp17.astype(np.float32).copy()
+    kp_out[invalid] = np.nan
+    sc_out = sc17.astype(np.float32).copy()
+    sc_out[invalid] = 0.0
+    traj[invalid] = np.nan if lm.model_traj is not None else 0.0
+    fps = tracks.fps if tracks.fps else lm.fps
+    return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height))
+
+
+# --------------------------------------------------------------------------- keypoint files
+def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
+    """Any supported npz of 2D keypoints -> ``{name: Tracks2D}``."""
+    from poselift.io import vp3d
+    from poselift.io.safe_npz import load_npz
+
+    kind = vp3d.detect_npz_kind(path)
+    if kind == "custom":
+        out = {}
+        for name, v in vp3d.load_custom_dataset(path).items():
+            t = len(v.keypoints)
+            out[name] = Tracks2D(v.keypoints[None], np.ones((1, t, v.keypoints.shape[1]), np.float32),
+                                 np.ones((1, t), bool), v.layout, v.width, v.height)
+        return out
+    if kind == "detectron":
+        d = vp3d.load_detectron_video(path)
+        t = len(d.keypoints)
+        return {path.stem: Tracks2D(d.keypoints[None], d.scores[None], np.ones((1, t), bool), "coco17",
+                                    d.width, d.height)}
+    if kind == "poselift":
+        d = load_npz(path)
+        try:
+            kp = np.asarray(d["keypoints_2d"], np.float32)
+            sc = np.asarray(d["scores_2d"], np.float32)
+            valid = np.asarray(d["valid"], bool)
+            w, h = (int(v) for v in np.asarray(d["image_size"]).ravel()[:2])
+            fps = float(d["fps"])
+        except (KeyError, ValueError, TypeError) as exc:
+            raise InputError(f"poselift npz is missing or has a malformed key ({exc})", path) from None
+        if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2]:
+            raise InputError(f"keypoints_2d {kp.shape} / valid {valid.shape} do not match [P,T,17,2] / [P,T]", path)
+        return {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps if fps > 0 else None)}
+    raise InputError(f"a {kind} file holds no per-video 2D sequences to lift "
+                     "(use 'poselift evaluate' for datasets)", path)
+
+
+def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool = True, causal: bool = False,
+                       dense: bool | None = None, input_layout: str | None = None, video: str | None = None,
+                       root_relative: bool = False) -> list[tuple[Path, tuple[int, ...]]]:
+    """The ``poselift lift`` command: read, lift, write. Returns ``(path, poses_3d shape)`` per file."""
+    from poselift.io.safe_npz import save_npz
+
+    tracks = read_tracks_file(input_path)
+    if video is not None:
+        if video not in tracks:
+            raise InputError(f"no video {video!r} in the file (has: {', '.join(sorted(tracks))})", input_path)
+        tracks = {video: tracks[video]}
+    lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense)
+    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative) for name, tr in tracks.items()}
+    written = []
+    if not output.parent.exists():
+        raise InputError("output folder does not exist", output.parent)
+    for name, res in results.items():
+        path = output if len(results) == 1 else output.with_name(f"{output.stem}.{name}{output.suffix or '.npz'}")
+        save_npz(path, **res.arrays())
+        written.append((path, res.poses_3d.shape))
+    return written

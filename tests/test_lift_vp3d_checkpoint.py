@@ -1,0 +1,242 @@
+"""Original VideoPose3D checkpoints load and `poselift lift` reproduces their arithmetic.
+
+The reference below is written independently of poselift's model code: plain NumPy
+loops over dilated 1D convolutions, batch-norm in eval mode, residuals, edge padding
+and screen normalisation, driven directly by the state dict.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from poselift.cli.main import main
+from poselift.lift.model import TemporalModel, TemporalModelOptimized1f
+
+BN_EPS = 1e-5
+
+
+# --------------------------------------------------------------------------- reference
+def _conv1d(x: np.ndarray, w: np.ndarray, dilation: int, bias: np.ndarray | None = None) -> np.ndarray:
+    """x (C_in, T), w (C_out, C_in, K) -> (C_out, T - (K-1)*dilation)."""
+    k = w.shape[2]
+    t_out = x.shape[1] - (k - 1) * dilation
+    out = np.zeros((w.shape[0], t_out))
+    for i in range(k):
+        out += w[:, :, i] @ x[:, i * dilation: i * dilation + t_out]
+    if bias is not None:
+        out += bias[:, None]
+    return out
+
+
+def _bn(x: np.ndarray, sd: dict, name: str) -> np.ndarray:
+    g, b = sd[f"{name}.weight"], sd[f"{name}.bias"]
+    m, v = sd[f"{name}.running_mean"], sd[f"{name}.running_var"]
+    return (x - m[:, None]) / np.sqrt(v[:, None] + BN_EPS) * g[:, None] + b[:, None]
+
+
+def reference_predict(sd_t: dict, kps_px: np.ndarray, w: int, h: int, widths: list[int],
+                      causal: bool, dense: bool) -> np.ndarray:
+    """(T, J, 2) pixels -> (T, J_out, 3) following VideoPose3D's arithmetic step by step."""
+    sd = {k: v.double().numpy() for k, v in sd_t.items() if v.dtype.is_floating_point}
+    x = kps_px / w * 2 - np.array([1, h / w])
+    rf = int(np.prod(widths))
+    pad = (rf - 1) // 2
+    shift = pad if causal else 0
+    x = np.concatenate([np.repeat(x[:1], pad + shift, 0), x, np.repeat(x[-1:], pad - shift, 0)])
+    t_in = x.shape[0]
+    x = x.reshape(t_in, -1).T  # (J*2, T)
+    relu = lambda a: np.maximum(a, 0)  # noqa: E731
+    y = relu(_bn(_conv1d(x, sd["expand_conv.weight"], 1), sd, "expand_bn"))
+    d = widths[0]
+    for i, fw in enumerate(widths[1:]):
+        p = (fw - 1) * d // 2
+        s = (fw // 2) * d if causal else 0
+        res = y[:, p + s: y.shape[1] - p + s]
+        y = relu(_bn(_conv1d(y, sd[f"layers_conv.{2 * i}.weight"], 1 if dense else d), sd, f"layers_bn.{2 * i}"))
+        y = res + relu(_bn(_conv1d(y, sd[f"layers_conv.{2 * i + 1}.weight"], 1), sd, f"layers_bn.{2 * i + 1}"))
+        d *= fw
+    out = _conv1d(y, sd["shrink.weight"], 1, sd["shrink.bias"])  # (J_out*3, T)
+    return out.T.reshape(out.shape[1], -1, 3)
+
+
+# --------------------------------------------------------------------------- fixtures
+def _randomise(model: torch.nn.Module, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if "num_batches" in name:
+                continue
+            if "running_var" in name:
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif "bn" in name and name.endswith("weight"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif t.ndim == 3:
+                # Fan-in scaling keeps activations at the magnitude of a trained network.
+                fan_in = t.shape[1] * t.shape[2]
+                t.copy_(torch.randn(t.shape, generator=g) / fan_in ** 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+
+
+def _write_vp3d_checkpoint(path: Path, widths: list[int], channels: int, causal: bool, dense: bool,
+                           joints_in: int = 17, with_traj: bool = False, seed: int = 0) -> dict:
+    pos = TemporalModel(joints_in, 2, 17, widths, causal=causal, channels=channels, dense=dense)
+    _randomise(pos, seed)
+    ckpt = {"epoch": 80, "lr": 0.0009, "random_state": np.random.RandomState(seed).get_state(),
+            "optimizer": torch.optim.Adam(pos.parameters(), lr=1e-3).state_dict(),
+            "model_pos": pos.state_dict()}
+    if with_traj:
+        traj = TemporalModel(joints_in, 2, 1, widths, causal=causal, channels=channels, dense=dense)
+        _randomise(traj, seed + 1)
+        ckpt["model_traj"] = traj.state_dict()
+        ckpt["random_state_semi"] = np.random.RandomState(seed + 2).get_state()
+    torch.save(ckpt, path)
+    return ckpt
+
+
+def _write_custom_dataset(path: Path, kps: np.ndarray, w: int, h: int, layout: str = "coco",
+                          name: str = "clip.mp4") -> None:
+    """Exactly what VideoPose3D's prepare_data_2d_custom.py writes."""
+    sym = {"coco": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+           "h36m": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}[layout]
+    metadata = {"layout_name": layout, "num_joints": 17, "keypoints_symmetry": sym,
+                "video_metadata": {name: {"w": w, "h": h}}}
+    output = {name: {"custom": [kps.astype("float32")]}}
+    np.savez_compressed(path, positions_2d=output, metadata=metadata)
+
+
+def _walk(t: int, w: int, h: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform([0.3 * w, 0.2 * h], [0.7 * w, 0.8 * h], size=(17, 2))
+    phase = np.linspace(0, 4 * np.pi, t)[:, None, None]
+    return (base[None] + 20 * np.sin(phase + rng.uniform(0, 6, (1, 17, 1)))).astype(np.float32)
+
+
+ARCHS = [
+    # widths, channels, causal, dense, with_traj, filename
+    ([3, 3, 3], 64, False, False, False, "pretrained_h36m_cpn.bin"),
+    ([3, 3, 3], 48, True, False, True, "causal_h36m.bin"),
+    ([3, 3, 3, 3, 3], 32, False, False, True, "arc243_h36m.bin"),
+    ([3, 3, 3], 40, False, True, False, "dense_h36m.bin"),
+    ([5, 3], 24, True, False, False, "arc53_h36m.bin"),
+    ([3, 3, 3, 3], 1024, False, False, False, "pretrained_h36m_detectron_coco.bin"),
+]
+
+
+@pytest.mark.parametrize("widths,channels,causal,dense,with_traj,fname", ARCHS)
+def test_lift_matches_reference(tmp_path, capsys, widths, channels, causal, dense, with_traj, fname):
+    w, h, t = 1280, 720, 150
+    kps = _walk(t, w, h, seed=len(widths) + channels)
+    ckpt_path = tmp_path / fname
+    ckpt = _write_vp3d_checkpoint(ckpt_path, widths, channels, causal, dense, with_traj=with_traj)
+    layout = "coco" if "coco" in fname else "h36m"
+    data = tmp_path / "data_2d_custom_test.npz"
+    _write_custom_dataset(data, kps, w, h, layout=layout)
+    out = tmp_path / "out.npz"
+    args = ["lift", str(data), "--model", str(ckpt_path), "-o", str(out), "--no-tta"]
+    if causal:
+        args.append("--causal")
+    assert main(args) == 0
+    res = np.load(out)
+    assert res["poses_3d"].shape == (1, t, 17, 3)
+    assert res["poses_3d"].dtype == np.float32
+    ref = reference_predict(ckpt["model_pos"], kps.astype(np.float64), w, h, widths, causal, dense)
+    err = np.abs(res["poses_3d"][0] - ref).max()
+    assert 0.05 < np.abs(ref).max() < 50, "reference outputs should be of pose magnitude"
+    assert err < 1e-4, f"max deviation {err} m"
+    if with_traj:
+        ref_t = reference_predict(ckpt["model_traj"], kps.astype(np.float64), w, h, widths, causal, dense)
+        assert np.abs(res["trajectory"][0] - ref_t[:, 0]).max() < 1e-4
+    else:
+        assert np.all(res["trajectory"] == 0)
+    # The reference itself must be sensitive: a non-causal reading of a causal model differs.
+    if causal:
+        wrong = reference_predict(ckpt["model_pos"], kps.astype(np.float64), w, h, widths, False, dense)
+        assert np.abs(wrong - ref).max() > 1e-3
+
+
+def test_tta_is_mirror_consistent(tmp_path):
+    """With TTA the prediction of a mirrored clip is the mirror of the prediction."""
+    w, h, t = 640, 480, 60
+    kps = _walk(t, w, h, seed=3)
+    ckpt = tmp_path / "m_h36m.bin"
+    _write_vp3d_checkpoint(ckpt, [3, 3], 32, False, False)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    _write_custom_dataset(a, kps, w, h, layout="h36m")
+    from poselift.geometry.skeletons import H36M17
+    mir = kps.copy()
+    mir[..., 0] = w - mir[..., 0]
+    mir = mir[:, H36M17.flip_permutation()]
+    _write_custom_dataset(b, mir, w, h, layout="h36m")
+    assert main(["lift", str(a), "--model", str(ckpt), "-o", str(tmp_path / "pa.npz")]) == 0
+    assert main(["lift", str(b), "--model", str(ckpt), "-o", str(tmp_path / "pb.npz")]) == 0
+    pa = np.load(tmp_path / "pa.npz")["poses_3d"][0]
+    pb = np.load(tmp_path / "pb.npz")["poses_3d"][0]
+    pb_m = pb[:, H36M17.flip_permutation()].copy()
+    pb_m[..., 0] *= -1
+    # Exact mirror up to the 1-pixel offset of the mirror axis (x -> w - x vs -x').
+    assert np.abs(pa - pb_m).max() < 0.05
+    no_tta = tmp_path / "pn.npz"
+    assert main(["lift", str(a), "--model", str(ckpt), "-o", str(no_tta), "--no-tta"]) == 0
+    assert np.abs(np.load(no_tta)["poses_3d"][0] - pa).max() > 1e-4
+
+
+@pytest.mark.parametrize("widths,causal", [([3, 3, 3], False), ([3, 3, 3], True), ([3, 5, 3], False)])
+def test_strided_and_dilated_agree(widths, causal):
+    torch.manual_seed(0)
+    dil = TemporalModel(17, 2, 17, widths, causal=causal, channels=32).eval()
+    _randomise(dil, 5)
+    strided = TemporalModelOptimized1f(17, 2, 17, widths, causal=causal, channels=32).eval()
+    strided.load_state_dict(dil.state_dict())
+    rf = dil.receptive_field()
+    x = torch.randn(4, rf + 9, 17, 2)
+    with torch.no_grad():
+        full = dil(x)  # (4, 10, 17, 3)
+        windows = torch.stack([strided(x[:, i: i + rf])[:, 0] for i in range(10)], dim=1)
+    assert full.shape == (4, 10, 17, 3)
+    assert torch.allclose(full, windows, atol=1e-5)
+
+
+def test_hostile_checkpoint_is_refused(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (subprocess.call, (["touch", str(tmp_path / "pwned")],))
+
+    bad = tmp_path / "evil.bin"
+    with bad.open("wb") as f:
+        pickle.dump({"model_pos": Evil()}, f)
+    r = subprocess.run([sys.executable, "-m", "poselift.cli.main", "lift", str(bad), "--model", str(bad),
+                        "-o", str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert not (tmp_path / "pwned").exists()
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_hostile_model_file_one_line_error(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (subprocess.call, (["touch", str(tmp_path / "pwned")],))
+
+    bad = tmp_path / "evil.bin"
+    torch.save({"model_pos": {}, "x": Evil()}, bad)
+    data = tmp_path / "d.npz"
+    _write_custom_dataset(data, _walk(30, 100, 100), 100, 100, layout="h36m")
+    r = subprocess.run([sys.executable, "-m", "poselift.cli.main", "lift", str(data), "--model", str(bad),
+                        "-o", str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to load" in lines[0] and "evil.bin" in lines[0]
+    assert "Traceback" not in r.stderr
+    assert not (tmp_path / "pwned").exists() and not (tmp_path / "x.npz").exists()
+
+
+def test_console_script_version():
+    r = subprocess.run([sys.executable, "-m", "poselift.cli.main", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("poselift ")
