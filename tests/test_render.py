@@ -237,3 +237,22 @@ def test_bad_extension_and_shapes(scene, tmp_path):
     with pytest.raises(PoseliftError):  # everything skipped
         render_video(grey_frames(), tmp_path / "out.mp4", kp, poses, valid, 25.0, viz_skip=T, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_trajectories_and_frame_objects(tmp_path):
+    """People placed by their root trajectories; frames given as objects with ``.image``."""
+
+    class F:
+        def __init__(self, image):
+            self.image = image
+
+    kp, poses, valid, roots = demo_sequence(8, W, H, num_people=2)
+    out = tmp_path / "traj.mp4"
+    stats = render_video((F(f) for f in grey_frames(8)), out, kp, poses, valid, 25.0, viz_size=VIZ,
+                         trajectories=roots, progress=False)
+    frames, _ = decode(out)
+    assert stats.frames == len(frames) == 8
+    panel = frames[3][:, W:].astype(float)
+    assert (np.abs(panel - panel[5:10, 5:10].mean((0, 1))).max(-1) > 60).sum() > 200
+    with pytest.raises(ValueError):
+        render_video(grey_frames(8), out, kp, poses, valid, 25.0, trajectories=roots[:1], progress=False)

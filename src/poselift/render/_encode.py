@@ -130,6 +130,10 @@ class AtomicVideoWriter:
             # caller draws the next frame on the first one.
             self._stream.codec_context.thread_count = 0
             self._stream.codec_context.thread_type = "AUTO"
+            # Tag what cv2's RGB->I420 conversion produces (BT.601 matrix, limited range);
+            # untagged HD video would be decoded as BT.709 by browsers, shifting hues.
+            self._stream.codec_context.colorspace = 6  # AVCOL_SPC_SMPTE170M
+            self._stream.codec_context.color_range = 1  # AVCOL_RANGE_MPEG
         self._stream.width = self.width
         self._stream.height = self.height
 

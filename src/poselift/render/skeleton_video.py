@@ -143,8 +143,9 @@ def render_video(
     """Render the input video with 2D skeletons next to a 3D view of the reconstruction.
 
     Args:
-        frames: iterable of RGB ``(H, W, 3) uint8`` frames, consumed lazily (only one
-            frame is held at a time). Frame ``t`` of the iterable is time step ``t`` of
+        frames: iterable of RGB ``(H, W, 3) uint8`` frames (or objects with such an
+            ``image`` attribute, like :class:`poselift.io.video.Frame`), consumed lazily
+            (only one frame is held at a time). Frame ``t`` of the iterable is time step ``t`` of
             the arrays below; extra frames beyond ``T`` are ignored.
         out_path: ``.mp4`` (H.264 yuv420p, MPEG-4 if no H.264 encoder) or ``.gif``.
         keypoints_2d: ``(P, T, J, 2)`` float pixel coordinates in the input frames (x
@@ -267,7 +268,8 @@ def render_video(
                 t += 1
                 continue
             t0 = time.perf_counter()
-            frame = np.asarray(frame)
+            # poselift.io.video yields Frame objects; accept them as well as bare arrays.
+            frame = np.asarray(getattr(frame, "image", frame))
             if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
                 raise ValueError(f"frames must be (H, W, 3) uint8 RGB, got {frame.shape} {frame.dtype}")
             in_h, in_w = frame.shape[:2]
