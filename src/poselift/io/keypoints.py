@@ -411,8 +411,6 @@ def detect_format(path: str | Path) -> str:
         return "openpose"
     if not path.exists():
         raise InputError("no such file or folder", path)
-    if path.name.endswith(("_keypoints.json", "_keypoints.json.gz")):
-        return "openpose"
     data = _read_json(path)
     return _format_of(data, path)
 
@@ -456,7 +454,7 @@ def load_keypoints(path: str | Path, fps: float | None = None, format: str | Non
         if fmt not in _LOADERS:
             raise InputError(f"unknown keypoint format {format!r}; choose {', '.join(_LOADERS)}", path)
         return _LOADERS[fmt](path, fps=fps)
-    if path.is_dir() or path.name.endswith(("_keypoints.json", "_keypoints.json.gz")):
+    if path.is_dir():
         return load_openpose_folder(path, fps=fps)
     if not path.exists():
         raise InputError("no such file or folder", path)
