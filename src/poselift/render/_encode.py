@@ -1,7 +1,11 @@
 """Small private video encoder for :mod:`poselift.render` (PyAV, no system ffmpeg).
 
-It exists because ``poselift.io.video`` had no writer yet when rendering was written;
-it only knows the two outputs the renderer needs (``.mp4`` and ``.gif``) and always
+``poselift.io.video.VideoWriter`` is the project's general writer; this one stays
+separate for now because rendering needs what that writer lacks: a target bitrate
+(``--viz-bitrate``), a fixed-palette GIF that keeps the skeleton colours exact (the
+general writer's ``rgb8`` GIF rounds them to 3-3-2 bits), and the ~4x cheaper OpenCV
+RGB->I420 conversion. Fold it into ``io.video`` once that writer grows those options.
+It only knows the two outputs the renderer needs (``.mp4`` and ``.gif``) and always
 writes atomically: frames go to a hidden temporary file in the destination folder,
 which is renamed over the destination only after the container was closed cleanly.
 """
