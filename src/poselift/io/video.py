@@ -160,11 +160,11 @@ def _open_input(path: str | os.PathLike):
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode video: {_short(exc)}", p) from None
     if not container.streams.video:
-        has_other = len(container.streams) > 0
+        audio_only = len(container.streams.audio) > 0
         container.close()
-        if has_other:
-            raise InputError("cannot decode video: no video stream in file", p)
-        raise InputError("cannot decode video: no streams found (truncated file or not a video)", p)
+        if audio_only:
+            raise InputError("cannot decode video: no video stream in file (audio only)", p)
+        raise InputError("cannot decode video: no video stream found (truncated file or not a video)", p)
     stream = container.streams.video[0]
     if stream.codec_context is None:
         container.close()
