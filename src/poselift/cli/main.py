@@ -16,6 +16,7 @@ from poselift.errors import PoseliftError
 SUBCOMMANDS: dict[str, str] = {
     "lift": "poselift.cli.lift_cmd",
     "models": "poselift.cli.models_cmd",
+    "data": "poselift.cli.data_cmd",
 }
 
 
