@@ -166,7 +166,9 @@ def project_pinhole(x: np.ndarray, focal: float | np.ndarray, center: np.ndarray
                     radial: np.ndarray | None = None, tangential: np.ndarray | None = None) -> np.ndarray:
     """Project camera-frame points ``(..., 3)`` to pixels with pixel focal length(s) and centre.
 
-    No clamping: this is the plain Brown-Conrady model, for cameras given in pixels.
+    No clamping. Radial terms are Brown-Conrady's; the tangential terms use the same
+    polynomial as :func:`project_to_2d` (VideoPose3D's/Human3.6M's, ``x (radial + p.x) + p r^2``),
+    which is not OpenCV's ``2 p1 x y + p2 (r^2 + 2 x^2)`` form.
     """
     x = np.asarray(x, dtype=np.float64)
     f = np.broadcast_to(np.asarray(focal, dtype=np.float64), (2,))

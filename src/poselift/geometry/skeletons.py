@@ -238,8 +238,8 @@ def blazepose33_to_coco17(x: np.ndarray, has_score: bool = False) -> np.ndarray:
     return np.asarray(x)[..., idx, :]
 
 
-#: HumanEva-15 joint for each H36M-17 joint that has a direct twin.
-_HE15_FROM_H36M17 = (0, 8, 11, 12, 13, 14, 15, 16, 1, 4, 5, 6, 2, 3, 10)
+#: H36M-17 joint feeding each HumanEva-15 joint (HumanEva order; every one has a direct twin).
+_HE15_FROM_H36M17 = (0, 8, 11, 12, 13, 14, 15, 16, 4, 5, 6, 1, 2, 3, 10)
 
 
 def h36m17_to_humaneva15(x: np.ndarray, has_score: bool = False) -> np.ndarray:

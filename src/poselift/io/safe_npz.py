@@ -13,12 +13,14 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from poselift.errors import InputError, PoseliftError, UnsafeFileError
+from poselift.errors import InputError, UnsafeFileError
+from poselift.fsutil import atomic_write
 
 # (module, name) pairs a NumPy object array pickle legitimately references. The module
 # is `numpy.core` for files written by NumPy 1.x and `numpy._core` for NumPy 2.x.
@@ -98,7 +100,7 @@ def load_npz(path: str | Path) -> dict[str, Any]:
                     out[member[:-4]] = _unwrap(_read_npy(fp))
     except UnsafeFileError as exc:
         raise UnsafeFileError(str(exc), p) from None
-    except (zipfile.BadZipFile, ValueError, EOFError, pickle.UnpicklingError, OSError, KeyError,
+    except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, pickle.UnpicklingError, OSError, KeyError,
             AttributeError, TypeError, IndexError) as exc:
         raise InputError(f"not a readable .npz file ({type(exc).__name__}: {exc})", p) from None
     return out
@@ -112,14 +114,6 @@ def _unwrap(a: Any) -> Any:
 
 def save_npz(path: str | Path, compressed: bool = True, **arrays: Any) -> None:
     """Write an ``.npz`` atomically (temp file in the same folder, then rename)."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp-{np.random.randint(1 << 30)}.npz")
-    try:
-        (np.savez_compressed if compressed else np.savez)(tmp, **arrays)
-        tmp.replace(p)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PoseliftError(f"cannot write output ({exc.strerror or exc})", p) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    save = np.savez_compressed if compressed else np.savez
+    # NumPy appends ".npz" to names without it, so the temp name carries it.
+    atomic_write(path, lambda tmp: save(tmp, **arrays), suffix=".npz")

@@ -199,17 +199,27 @@ def load_detectron_video(path: str | Path) -> DetectronVideo:
     meta = _require(d, "metadata", p)
     if not isinstance(meta, dict) or not {"w", "h"} <= set(meta):
         raise InputError("metadata must be a dict with 'w' and 'h'", p)
-    t = len(boxes)
-    if t == 0 or len(kps) != t:
-        raise InputError(f"{t} frames of boxes but {len(kps)} of keypoints", p)
+    try:
+        t, t_kp = len(boxes), len(kps)
+    except TypeError:
+        raise InputError("'boxes' and 'keypoints' must hold one entry per frame", p) from None
+    if t == 0 or t_kp != t:
+        raise InputError(f"{t} frames of boxes but {t_kp} of keypoints", p)
     bb = np.full((t, 4), np.nan, np.float32)
     kp = np.full((t, 17, 4), np.nan, np.float32)
     for i in range(t):
-        fb, fk = boxes[i][1], kps[i][1]
-        if len(fb) == 0 or len(fk) == 0:
+        try:
+            fb, fk = boxes[i][1], kps[i][1]
+            empty = len(fb) == 0 or len(fk) == 0
+        except (IndexError, TypeError, KeyError):
+            raise InputError(f"frame {i}: expected Detectron's [[], boxes] / [[], keypoints] entries", p) from None
+        if empty:
             continue
-        fb = np.asarray(fb, dtype=np.float32)
-        fk = np.asarray(fk, dtype=np.float32)
+        try:
+            fb = np.asarray(fb, dtype=np.float32)
+            fk = np.asarray(fk, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise InputError(f"frame {i}: boxes/keypoints are not numeric arrays", p) from None
         if fb.ndim != 2 or fb.shape[1] < 5 or fk.ndim != 3 or fk.shape[1:] != (4, 17):
             raise InputError(f"frame {i}: boxes {fb.shape} / keypoints {fk.shape}, expected (N, 5) / "
                              "(N, 4, 17) COCO keypoints", p)

@@ -230,11 +230,22 @@ def read_model_card(path: str | Path) -> dict[str, Any]:
     except (SafetensorError, OSError) as exc:
         raise InputError(f"not a readable safetensors file ({exc})", p) from None
     if METADATA_KEY in header:
-        return json.loads(header[METADATA_KEY])
-    side = p.with_suffix(".json")
-    if side.is_file():
-        return json.loads(side.read_text())
-    raise InputError("safetensors file has no poselift metadata and no .json beside it", p)
+        text, where = header[METADATA_KEY], "header metadata"
+    elif p.with_suffix(".json").is_file():
+        side = p.with_suffix(".json")
+        try:
+            text, where = side.read_text(), side.name
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read the model card {side.name} ({exc})", p) from None
+    else:
+        raise InputError("safetensors file has no poselift metadata and no .json beside it", p)
+    try:
+        card = json.loads(text)
+    except ValueError as exc:
+        raise InputError(f"model card in {where} is not valid JSON ({exc})", p) from None
+    if not isinstance(card, dict):
+        raise InputError(f"model card in {where} is not a JSON object", p)
+    return card
 
 
 def load_poselift_network(path: str | Path) -> tuple[TemporalModel, dict[str, Any]]:
