@@ -14,9 +14,12 @@ from poselift.errors import PoseliftError
 # Modules are imported lazily by name so `poselift --help` stays fast and a command's
 # heavy dependencies (torch, mediapipe) load only when that command runs.
 SUBCOMMANDS: dict[str, str] = {
+    "infer": "poselift.cli.infer_cmd",
     "lift": "poselift.cli.lift_cmd",
     "models": "poselift.cli.models_cmd",
     "data": "poselift.cli.data_cmd",
+    "train": "poselift.cli.train_cmd",
+    "evaluate": "poselift.cli.evaluate_cmd",
 }
 
 

@@ -1,0 +1,108 @@
+"""``poselift infer``: videos (or keypoint files) -> 3D skeletons, exports and a rendering."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "infer", help="video(s) to 3D skeletons: npz (+json/csv) and a rendered video",
+        description="Detect 2D keypoints with the embedded MediaPipe BlazePose model (offline), pick one "
+                    "person consistently over time, fill short gaps, lift to 3D with the shipped model "
+                    "and write OUTDIR/<stem>.npz plus a rendering OUTDIR/<stem>.mp4. Several files or "
+                    "folders are processed in turn (or in parallel with --workers); one bad file never "
+                    "stops the others, and the exit code is non-zero if any failed.")
+    p.add_argument("inputs", nargs="*", metavar="VIDEO_OR_FOLDER",
+                   help="video files (mp4/avi/mov/webm/mkv/gif) or folders of them")
+    p.add_argument("-o", "--outdir", default=None, metavar="OUTDIR",
+                   help="output folder (default: beside each video)")
+    g = p.add_argument_group("2D keypoints")
+    g.add_argument("--detector", default="mediapipe", help="2D detector backend (default: %(default)s)")
+    g.add_argument("--detector-model", default="full", choices=["lite", "full", "heavy"],
+                   help="BlazePose landmark model; only 'full' ships in the mediapipe wheel (default: %(default)s)")
+    g.add_argument("--keypoints", default=None, metavar="FILE",
+                   help="skip detection and use precomputed 2D: VideoPose3D/Detectron2 per-video npz, "
+                        "VideoPose3D custom-dataset npz, COCO keypoint JSON, OpenPose JSON folder or "
+                        "AlphaPose JSON (give the video too to render it and to know its size/fps)")
+    g.add_argument("--person", default="consistent",
+                   choices=["consistent", "most-complete", "largest", "highest-score"],
+                   help="which person to follow when several are visible; 'consistent' (default) starts "
+                        "with the most complete large person and stays with them")
+    g.add_argument("--score-threshold", type=float, default=0.3,
+                   help="joints below this confidence are interpolated (default: %(default)s)")
+    g.add_argument("--max-gap", type=float, default=0.5, metavar="SECONDS",
+                   help="longest gap filled by interpolation; longer ones are marked invalid (default: %(default)s)")
+    t = p.add_argument_group("time")
+    t.add_argument("--start", default=None, metavar="T", help="start time, seconds or mm:ss")
+    t.add_argument("--end", default=None, metavar="T", help="end time, seconds or mm:ss")
+    t.add_argument("--fps", type=float, default=None, help="analyse at most this many frames per second")
+    c = p.add_argument_group("camera")
+    c.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+                   help="camera focal length in pixels (default: a 26 mm-equivalent phone lens)")
+    c.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+                   help="field of view along the long image side, instead of --focal-length")
+    m = p.add_argument_group("lifting")
+    m.add_argument("--model", default="default", metavar="NAME_OR_PATH",
+                   help="shipped model name, poselift .safetensors or VideoPose3D .bin (default: %(default)s)")
+    m.add_argument("--input-layout", choices=["coco17", "h36m17"], default=None,
+                   help="2D layout a VideoPose3D checkpoint expects (coco17 for "
+                        "pretrained_h36m_detectron_coco.bin, h36m17 for pretrained_h36m_cpn.bin)")
+    m.add_argument("--causal", action="store_true", help="the VideoPose3D checkpoint is causal")
+    m.add_argument("--tta", dest="tta", action="store_true", default=True,
+                   help="test-time flip augmentation (default: on)")
+    m.add_argument("--no-tta", dest="tta", action="store_false")
+    o = p.add_argument_group("outputs")
+    o.add_argument("--export", default="", metavar="FORMATS",
+                   help="extra formats beside the npz, comma-separated: json, csv")
+    o.add_argument("--viz-export", default=None, metavar="FILE.npy",
+                   help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
+    o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
+    o.add_argument("--render-format", choices=["mp4", "gif"], default="mp4")
+    o.add_argument("--viz-size", type=int, default=480, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-downsample", type=int, default=1, help="render every N-th frame")
+    o.add_argument("--viz-skip", type=int, default=0, help="skip the first N frames in the rendering")
+    o.add_argument("--viz-limit", type=int, default=-1, help="render at most N frames (-1: all)")
+    o.add_argument("--viz-bitrate", type=int, default=3000, help="rendered video bitrate, kbit/s")
+    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default: %(default)s)")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poselift.errors import InputError
+    from poselift.infer import InferOptions, expand_inputs, print_summary, run_batch
+    from poselift.io.video import parse_time
+
+    if not args.inputs and not args.keypoints:
+        raise InputError("give at least one video or folder (or --keypoints FILE)")
+    videos = expand_inputs(args.inputs)
+    if args.inputs and not videos:
+        raise InputError("no video files found", ", ".join(args.inputs))
+    if args.keypoints and len(videos) > 1:
+        raise InputError("--keypoints goes with one video at a time")
+    if args.viz_export and len(videos) > 1:
+        raise InputError("--viz-export goes with one video at a time")
+    try:
+        start, end = parse_time(args.start), parse_time(args.end)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    exports = tuple(e.strip().lower() for e in args.export.split(",") if e.strip())
+    bad = [e for e in exports if e not in ("json", "csv", "npz")]
+    if bad:
+        raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv)")
+    opts = InferOptions(
+        outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
+        causal=args.causal, tta=args.tta, detector=args.detector, detector_model=args.detector_model,
+        keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
+        score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
+        focal_length=args.focal_length, fov=args.fov, exports=exports,
+        viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,
+        render_format=args.render_format, viz_size=args.viz_size, viz_downsample=args.viz_downsample,
+        viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
+        progress=args.progress and sys.stderr.isatty())
+    results = run_batch(videos, opts, workers=max(1, args.workers))
+    print_summary(results)
+    return 0 if all(r.ok for r in results) else 1

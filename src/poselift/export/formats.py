@@ -1,0 +1,83 @@
+"""Writers for the result in other formats: JSON, CSV and VideoPose3D's ``.npy`` export.
+
+All take the npz contract's arrays (see :class:`poselift.lift.pipeline.Result3D`) and
+write atomically (temp file in the same folder, then rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from poselift.fsutil import atomic_write as _atomic_write
+
+
+def _finite_or_none(a: np.ndarray) -> Any:
+    """Nested lists with NaN replaced by None (JSON has no NaN)."""
+    a = np.asarray(a, dtype=np.float64)
+    out = np.round(a, 6).astype(object)
+    out[~np.isfinite(a)] = None
+    return out.tolist()
+
+
+def write_json(path: Path, arrays: Mapping[str, Any]) -> Path:
+    """One JSON object with the same keys as the npz; NaN (invalid frames) become ``null``."""
+    doc = {
+        "poses_3d": _finite_or_none(arrays["poses_3d"]),
+        "trajectory": _finite_or_none(arrays["trajectory"]),
+        "keypoints_2d": _finite_or_none(arrays["keypoints_2d"]),
+        "scores_2d": _finite_or_none(arrays["scores_2d"]),
+        "valid": np.asarray(arrays["valid"], bool).tolist(),
+        "fps": float(arrays["fps"]),
+        "image_size": [int(v) for v in np.asarray(arrays["image_size"]).ravel()],
+        "joint_names": [str(n) for n in arrays["joint_names"]],
+        "parents": [int(p) for p in arrays["parents"]],
+        "units": {"poses_3d": "metres, camera frame (x right, y down, z forward), root at origin",
+                  "trajectory": "metres, camera frame", "keypoints_2d": "pixels"},
+    }
+    return _atomic_write(path, lambda p: p.write_text(json.dumps(doc, separators=(",", ":"))))
+
+
+CSV_COLUMNS = ("person", "frame", "time_s", "joint", "joint_name", "x", "y", "z", "u", "v", "score", "valid",
+               "root_x", "root_y", "root_z")
+
+
+def write_csv(path: Path, arrays: Mapping[str, Any]) -> Path:
+    """One row per person, frame and joint: 3D (metres), 2D (pixels), score, validity, root."""
+    poses = np.asarray(arrays["poses_3d"])
+    kp = np.asarray(arrays["keypoints_2d"])
+    sc = np.asarray(arrays["scores_2d"])
+    valid = np.asarray(arrays["valid"], bool)
+    traj = np.asarray(arrays["trajectory"])
+    names = [str(n) for n in arrays["joint_names"]]
+    fps = float(arrays["fps"])
+    p_n, t_n, j_n = poses.shape[:3]
+
+    def fmt(v: float) -> str:
+        return "" if not np.isfinite(v) else f"{v:.6g}"
+
+    def writer(p: Path) -> None:
+        with p.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(CSV_COLUMNS)
+            for pi in range(p_n):
+                for t in range(t_n):
+                    r = traj[pi, t]
+                    for j in range(j_n):
+                        x, y, z = poses[pi, t, j]
+                        w.writerow((pi, t, f"{t / fps:.6f}" if fps > 0 else "", j, names[j], fmt(x), fmt(y),
+                                    fmt(z), fmt(kp[pi, t, j, 0]), fmt(kp[pi, t, j, 1]), fmt(sc[pi, t, j]),
+                                    int(valid[pi, t]), fmt(r[0]), fmt(r[1]), fmt(r[2])))
+    return _atomic_write(path, writer)
+
+
+def write_npy(path: Path, poses: np.ndarray) -> Path:
+    """VideoPose3D's ``--viz-export``: camera-space poses ``(T, 17, 3)`` as a ``.npy``."""
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(poses, dtype=np.float32))
+    return _atomic_write(Path(path), lambda p: p.write_bytes(buf.getvalue()))

@@ -1,0 +1,294 @@
+"""``poselift infer``: one video in, 3D skeletons out (npz, optional json/csv/npy, rendering).
+
+Stages per video, data flowing one way: decode (``io.video``) -> 2D detection
+(``detect``) or a precomputed keypoint file (``io``) -> person selection and gap filling
+(``detect.tracking``) -> lifting (``lift.pipeline``) -> export and rendering.
+Every output is written to a temp file and renamed, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from poselift.errors import InputError, PoseliftError
+
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
+
+
+@dataclass
+class InferOptions:
+    """Options of one ``infer`` run (mirrors the command-line flags)."""
+
+    outdir: Path | None = None
+    model: str = "default"
+    input_layout: str | None = None
+    causal: bool = False
+    tta: bool = True
+    detector: str = "mediapipe"
+    detector_model: str = "full"
+    keypoints: Path | None = None
+    person: str = "consistent"
+    score_threshold: float = 0.3
+    max_gap: float = 0.5
+    start: float | None = None
+    end: float | None = None
+    fps: float | None = None
+    focal_length: float | None = None
+    fov: float | None = None
+    exports: tuple[str, ...] = ()
+    viz_export: Path | None = None
+    render: bool = True
+    render_format: str = "mp4"
+    viz_size: int = 480
+    viz_downsample: int = 1
+    viz_skip: int = 0
+    viz_limit: int = -1
+    viz_bitrate: int = 3000
+    progress: bool = True
+
+
+@dataclass
+class VideoResult:
+    """What happened to one input."""
+
+    path: Path
+    ok: bool
+    message: str = ""
+    outputs: list[Path] = field(default_factory=list)
+    frames: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def expand_inputs(items: list[str]) -> list[Path]:
+    """Files as given; folders contribute their video files (sorted, not recursive)."""
+    out: list[Path] = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            out.extend(sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS))
+        else:
+            out.append(p)
+    return out
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise PoseliftError(f"cannot create output folder ({exc.strerror or exc})", folder) from None
+    probe = folder / f".poselift-write-test-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise PoseliftError(f"output folder is not writable ({exc.strerror or exc})", folder) from None
+
+
+def resolve_focal(opts: InferOptions, width: int, height: int) -> float:
+    """Focal length in pixels: ``--focal-length``, else from ``--fov``, else a 26 mm-equivalent lens."""
+    from poselift.geometry.cameras import default_focal_length, focal_from_fov
+
+    if opts.focal_length:
+        return float(opts.focal_length)
+    if opts.fov:
+        return focal_from_fov(opts.fov, width, height)
+    return default_focal_length(width, height)
+
+
+def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None = None):
+    """Decode and run the 2D detector. Returns ``(people_per_frame, timestamps, info)``."""
+    from poselift.detect.base import get_detector
+    from poselift.io.video import probe, read_frames
+
+    info = probe(path)
+    detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
+        else get_detector(opts.detector)
+    people, times = [], []
+    total = None
+    if info.frame_count:
+        span = (opts.end if opts.end is not None else info.duration) - (opts.start or 0.0)
+        total = int(max(span, 0) * (min(opts.fps, info.fps) if opts.fps else info.fps)) or None
+    from tqdm import tqdm
+
+    with detector:
+        for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
+                       desc=f"detect {path.name}", disable=not opts.progress, leave=False):
+            people.append(detector.detect(fr.image, fr.time))
+            times.append(fr.time)
+    return people, np.asarray(times, dtype=np.float64), info
+
+
+def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any | None):
+    """A precomputed keypoint file -> ``(people_per_frame, timestamps, layout, (w, h), fps)``
+    or a ready :class:`~poselift.lift.pipeline.Tracks2D` for VideoPose3D npz files."""
+    from poselift.io.keypoints import load_keypoints
+    from poselift.lift.pipeline import read_tracks_file
+
+    fps = video_info.fps if video_info is not None else None
+    if path.suffix.lower() == ".npz":
+        tracks = read_tracks_file(path)
+        if len(tracks) != 1:
+            raise InputError(f"keypoint file holds {len(tracks)} videos; pass a single-video file", path)
+        tr = next(iter(tracks.values()))
+        if tr.fps is None:
+            tr.fps = fps
+        return tr
+    seq = load_keypoints(path, fps=fps)
+    size = seq.image_size or ((video_info.width, video_info.height) if video_info is not None else None)
+    if size is None:
+        raise InputError("keypoint file has no image size; give the video too", path)
+    fps = seq.fps or fps or 30.0
+    times = seq.frame_indices / fps
+    return seq.people_per_frame(), times, seq.layout, size, fps
+
+
+def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
+    """Run the whole pipeline on one input; raises :class:`PoseliftError` on bad input."""
+    from poselift.detect.tracking import track_single_person
+    from poselift.lift.pipeline import Tracks2D, lift_tracks
+    from poselift.lift.weights import load_model
+
+    src = video if video is not None else opts.keypoints
+    assert src is not None
+    outdir = opts.outdir or src.parent
+    _check_writable(outdir)
+    stem = src.stem
+    t0 = time.perf_counter()
+    secs: dict[str, float] = {}
+    lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
+    info = None
+    if video is not None:
+        if not video.is_file():
+            raise InputError("no such file", video)
+        from poselift.io.video import probe
+        info = probe(video)
+    if opts.keypoints is not None:
+        got = _tracks_from_keypoint_file(opts.keypoints, opts, info)
+        if isinstance(got, Tracks2D):
+            tracks = got
+        else:
+            people, times, layout, size, fps = got
+            tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
+                                     max_gap_s=opts.max_gap, layout=layout)
+            tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, size[0], size[1],
+                              fps, times - times[0])
+    else:
+        assert video is not None
+        people, times, info = detect_video(video, opts)
+        secs["detect"] = time.perf_counter() - t0
+        if not any(people):
+            raise InputError("no person detected in any frame", video)
+        tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
+                                 max_gap_s=opts.max_gap)
+        if not tr.valid.any():
+            raise InputError("no person tracked long enough to lift", video)
+        fps = _effective_fps(times, info.fps)
+        tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, info.width, info.height,
+                          fps, times - times[0])
+    focal = resolve_focal(opts, tracks.width, tracks.height)
+    t1 = time.perf_counter()
+    result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal)
+    secs["lift"] = time.perf_counter() - t1
+    outputs = write_outputs(result, outdir, stem, opts)
+    if opts.render and video is not None:
+        t2 = time.perf_counter()
+        outputs.append(render_result(video, result, outdir / f"{stem}.{opts.render_format}", opts))
+        secs["render"] = time.perf_counter() - t2
+    secs["total"] = time.perf_counter() - t0
+    return VideoResult(src, True, "ok", outputs, int(result.valid.shape[1]), secs)
+
+
+def _effective_fps(times: np.ndarray, nominal: float) -> float:
+    if len(times) > 1:
+        dt = np.median(np.diff(times))
+        if dt > 0:
+            return float(1.0 / dt)
+    return float(nominal)
+
+
+def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions) -> list[Path]:
+    """The npz (always), then ``--export`` formats and ``--viz-export``; all atomic."""
+    from poselift.export.formats import write_csv, write_json
+    from poselift.io.safe_npz import save_npz
+
+    arrays = result.arrays()
+    written = []
+    npz = outdir / f"{stem}.npz"
+    save_npz(npz, **arrays)
+    written.append(npz)
+    for fmt in opts.exports:
+        if fmt == "json":
+            written.append(write_json(outdir / f"{stem}.json", arrays))
+        elif fmt == "csv":
+            written.append(write_csv(outdir / f"{stem}.csv", arrays))
+        elif fmt == "npz":
+            continue
+        else:
+            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv)")
+    if opts.viz_export is not None:
+        from poselift.export.formats import write_npy
+        poses = arrays["poses_3d"][0]
+        written.append(write_npy(opts.viz_export, poses))
+    return written
+
+
+def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Path:
+    """Second decoding pass drawing the 2D overlay and the 3D view."""
+    from poselift.io.video import read_frames
+    from poselift.render import render_video
+
+    frames = read_frames(video, opts.start, opts.end, opts.fps)
+    render_video(frames, out, result.keypoints_2d, result.poses_3d, result.valid, result.fps,
+                 viz_size=opts.viz_size, viz_downsample=opts.viz_downsample, viz_skip=opts.viz_skip,
+                 viz_limit=opts.viz_limit, viz_bitrate=opts.viz_bitrate, progress=opts.progress)
+    return out
+
+
+def _run_one(args: tuple[Path | None, InferOptions]) -> VideoResult:
+    video, opts = args
+    try:
+        return process_video(video, opts)
+    except PoseliftError as exc:
+        return VideoResult(video or opts.keypoints or Path("?"), False, str(exc))
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # one broken file must not stop a batch
+        return VideoResult(video or Path("?"), False, f"{video}: unexpected error: {type(exc).__name__}: {exc}")
+
+
+def run_batch(videos: list[Path], opts: InferOptions, workers: int = 1) -> list[VideoResult]:
+    """Process every video; failures are reported, never raised."""
+    jobs = [(v, opts) for v in videos] if videos else [(None, opts)]
+    if workers <= 1 or len(jobs) == 1:
+        return [_run_one(j) for j in jobs]
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Spawned workers: MediaPipe and torch do not survive fork reliably.
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
+        return list(ex.map(_run_one, [(v, _quiet(opts)) for v, opts in jobs]))
+
+
+def _quiet(opts: InferOptions) -> InferOptions:
+    from dataclasses import replace
+    return replace(opts, progress=False)
+
+
+def print_summary(results: list[VideoResult], stream=sys.stderr) -> None:
+    ok = sum(r.ok for r in results)
+    if len(results) > 1:
+        print(f"\n{ok}/{len(results)} ok", file=stream)
+    for r in results:
+        if r.ok:
+            where = ", ".join(str(p) for p in r.outputs)
+            print(f"ok      {r.path}  ({r.frames} frames, {r.seconds.get('total', 0):.1f} s) -> {where}", file=stream)
+        else:
+            print(f"failed  {r.message}", file=stream)

@@ -1,0 +1,97 @@
+"""Choosing training and validation motion from mocap collections."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from poselift.errors import InputError
+from poselift.train.trainer import Clip
+
+#: Dataset names accepted by ``--dataset`` and the folders under a data dir they read.
+DATASETS = {
+    "h36m": ("h36m-expmap",),
+    "bvh": ("bandai-namco", "cmu-daz", "cmu-dance"),
+    "bandai-namco": ("bandai-namco",),
+    "cmu": ("cmu-daz", "cmu-dance"),
+    "all": ("h36m-expmap", "bandai-namco", "cmu-daz", "cmu-dance"),
+}
+
+
+def default_data_dir() -> Path:
+    """``$POSELIFT_DATA``, else ``../shared/data`` beside the current directory's checkout."""
+    env = os.environ.get("POSELIFT_DATA")
+    if env:
+        return Path(env)
+    for base in (Path.cwd(), *Path.cwd().parents):
+        cand = base.parent / "shared" / "data"
+        if cand.is_dir():
+            return cand
+    return Path.cwd().parent / "shared" / "data"
+
+
+def load_clips(data: Sequence[str | Path], dataset: str, fps: float, subjects: Sequence[str] | None = None,
+               downsample: int = 1, progress: bool = True) -> list[Clip]:
+    """Mocap clips as training :class:`Clip` s.
+
+    Args:
+        data: data folders (laid out like ``shared/data``) and/or files (``.bvh``,
+            exp-map ``.txt[.gz]``, VideoPose3D ``data_3d_*.npz``).
+        dataset: a key of :data:`DATASETS` (filters folders by dataset).
+        fps: frame rate to resample to.
+        subjects: keep only these subjects (e.g. ``S1,S5``); None keeps all.
+        downsample: keep every n-th frame after resampling (VideoPose3D's ``--downsample``).
+    """
+    from poselift.io.mocap import load_mocap_collection
+
+    if dataset not in DATASETS:
+        raise InputError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
+    errors: list[InputError] = []
+    raw = load_mocap_collection([Path(d) for d in data], fps=fps, datasets=list(DATASETS[dataset]),
+                                errors=errors, progress=progress)
+    for e in errors:
+        print(f"warning: skipped {e}")
+    clips = []
+    for c in raw:
+        if subjects and c.subject not in subjects:
+            continue
+        pos = c.positions[::downsample] if downsample > 1 else c.positions
+        if len(pos) < 2 or not np.isfinite(pos).all():
+            continue
+        clips.append(Clip(name=c.name, positions=pos.astype(np.float32), subject=c.subject, dataset=c.dataset))
+    if not clips:
+        raise InputError(f"no {dataset} motion found (subjects: {', '.join(subjects) if subjects else 'all'})",
+                         ", ".join(str(d) for d in data))
+    return clips
+
+
+def take_subset(clips: list[Clip], fraction: float, seed: int = 0) -> list[Clip]:
+    """Keep a contiguous ``fraction`` of every clip (VideoPose3D's ``--subset``): a prefix
+    window at a random offset, so the kept frames are consecutive real motion."""
+    if fraction >= 1.0:
+        return clips
+    rng = np.random.default_rng(seed)
+    out = []
+    for c in clips:
+        n = max(int(round(len(c.positions) * fraction)), 2)
+        s = int(rng.integers(0, len(c.positions) - n + 1))
+        out.append(Clip(c.name, c.positions[s: s + n], c.subject, c.dataset))
+    return out
+
+
+def split_validation(clips: list[Clip], fraction: float = 0.1, seed: int = 0) -> tuple[list[Clip], list[Clip]]:
+    """Hold out whole clips (about ``fraction`` of frames) for validation."""
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(clips))
+    total = sum(len(c.positions) for c in clips)
+    val, n = [], 0
+    for i in order:
+        if n >= fraction * total:
+            break
+        val.append(i)
+        n += len(clips[i].positions)
+    vs = set(val)
+    return [c for i, c in enumerate(clips) if i not in vs], [clips[i] for i in sorted(vs)]

@@ -1,0 +1,339 @@
+"""Training of pose and trajectory lifters on mocap projected through virtual or Human3.6M cameras.
+
+Recipe (VideoPose3D's where it applies): dilated temporal model trained on chunks of
+consecutive frames (all outputs of a chunk supervised at once), Adam with AMSGrad,
+exponential learning-rate decay per epoch, batch-norm momentum decayed from 0.1 to
+0.001 over training, horizontal-flip augmentation. Because the 2D input is generated
+on the fly (a new camera and new detector noise for every chunk), an "epoch" is a
+fixed number of chunks (``epoch_size``) rather than a pass over a dataset.
+
+Semi-supervised training (paper, section 4): a labelled subset trains pose and
+trajectory models with 3D supervision; unlabelled sequences contribute a
+back-projection loss (predicted pose + trajectory projected to 2D against the 2D
+input) and a bone-length loss tying the unlabelled predictions' mean bone lengths to
+the labelled ones'; the unsupervised terms start after ``warmup`` epochs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from poselift.data.synth import DetectorNoise, VirtualCamera, flip_world, sample_camera
+from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
+from poselift.geometry.skeletons import H36M17
+from poselift.lift.model import ModelConfig, build_model
+
+H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (recorded in the model card)."""
+
+    architecture: str = "3,3,3,3"
+    channels: int = 256
+    dropout: float = 0.25
+    causal: bool = False
+    dense: bool = False
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    epochs: int = 20
+    batch_size: int = 64          # chunks per batch
+    chunk: int = 32               # output frames per chunk
+    epoch_size: int = 20000       # chunks per epoch
+    cameras: str = "virtual"      # virtual | h36m
+    noise: str = "detector"       # detector | clean
+    augment: bool = True          # flip augmentation
+    fps: float = 50.0
+    downsample: int = 1
+    subset: float = 1.0
+    kind: str = "pose"            # pose | trajectory
+    semi_supervised: bool = False
+    warmup: int = 1
+    seed: int = 1234
+    threads: int = 0
+    time_limit_min: float = 0.0
+    val_chunks: int = 256
+
+    @property
+    def widths(self) -> list[int]:
+        return [int(w) for w in self.architecture.split(",")]
+
+
+@dataclass
+class Clip:
+    """Training motion: ``positions (T, 17, 3)`` metres, Z-up world; optional H36M subject."""
+
+    name: str
+    positions: np.ndarray
+    subject: str = ""
+    dataset: str = ""
+
+
+def _h36m_virtual(subject: str) -> list[VirtualCamera]:
+    cams = []
+    for cam in h36m_cameras(subject):
+        # Human3.6M orientation rotates camera->world; we need world->camera.
+        R = quaternion_to_matrix(np.asarray(cam.orientation)).T
+        cams.append(VirtualCamera(R=R, C=np.asarray(cam.translation), f=float(np.mean(cam.focal_length)),
+                                  c=np.asarray(cam.center), width=cam.res_w, height=cam.res_h))
+    return cams
+
+
+class ChunkSampler:
+    """Draws training chunks: 2D input (normalised rays), 3D targets in the camera frame."""
+
+    def __init__(self, clips: list[Clip], cfg: TrainConfig, receptive_field: int, seed: int) -> None:
+        if not clips:
+            raise ValueError("no training clips")
+        self.clips = clips
+        self.cfg = cfg
+        self.rf = receptive_field
+        self.rng = np.random.default_rng(seed)
+        lengths = np.array([len(c.positions) for c in clips], dtype=np.float64)
+        self.p = lengths / lengths.sum()
+        self.noise = DetectorNoise() if cfg.noise == "detector" else None
+        self._h36m_cams = {s: _h36m_virtual(s) for s in {c.subject for c in clips} if s.startswith("S")} \
+            if cfg.cameras == "h36m" else {}
+
+    def window(self, clip: Clip, length: int) -> np.ndarray:
+        pos = clip.positions
+        t = len(pos)
+        if t >= length:
+            s = int(self.rng.integers(0, t - length + 1))
+            return pos[s: s + length]
+        pad_l = int(self.rng.integers(0, length - t + 1))
+        return np.pad(pos, ((pad_l, length - t - pad_l), (0, 0), (0, 0)), mode="edge")
+
+    def camera(self, clip: Clip, win: np.ndarray) -> VirtualCamera:
+        if self.cfg.cameras == "h36m":
+            cams = self._h36m_cams.get(clip.subject) or self._h36m_cams.get("S1") or _h36m_virtual("S1")
+            return cams[int(self.rng.integers(len(cams)))]
+        return sample_camera(self.rng, win)
+
+    def sample(self, n: int) -> dict[str, torch.Tensor]:
+        """``n`` chunks: ``inputs (n, L+rf-1, 17, 2)``, ``target (n, L, 17, 3)`` root-relative,
+        ``root (n, L, 3)`` camera-frame root, metres."""
+        length = self.cfg.chunk + self.rf - 1
+        xs, ys, roots = [], [], []
+        idx = self.rng.choice(len(self.clips), size=n, p=self.p)
+        for i in idx:
+            clip = self.clips[i]
+            win = self.window(clip, length)
+            if self.cfg.augment and self.rng.random() < 0.5:
+                win = flip_world(win)
+            cam = self.camera(clip, win)
+            x_cam = cam.to_camera(win)
+            kp = cam.project(x_cam)
+            if self.noise is not None:
+                kp, _ = self.noise(self.rng, kp)
+            xs.append((kp - cam.c) / cam.f)
+            ys.append(x_cam)
+        x = torch.from_numpy(np.stack(xs).astype(np.float32))
+        y = torch.from_numpy(np.stack(ys).astype(np.float32))
+        off = self.rf // 2 if not self.cfg.causal else self.rf - 1
+        y = y[:, off: off + self.cfg.chunk]
+        return {"inputs": x, "target": y - y[:, :, :1], "root": y[:, :, 0]}
+
+
+def mpjpe_t(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.norm(pred - target, dim=-1).mean()
+
+
+def weighted_root_loss(pred: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Trajectory loss weighted by 1/depth: far people are allowed larger absolute error."""
+    w = 1.0 / root[..., 2].clamp(min=0.5)
+    return (w * torch.linalg.norm(pred - root, dim=-1)).mean()
+
+
+def bone_lengths_t(x: torch.Tensor) -> torch.Tensor:
+    parents = [p for p in H36M17.parents[1:]]
+    return torch.linalg.norm(x[..., 1:, :] - x[..., parents, :], dim=-1)
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    val_mpjpe_mm: float
+    wall_time_s: float
+    epochs_done: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def _bn_momentum(epoch: int, epochs: int) -> float:
+    initial, final = 0.1, 0.001
+    return initial * math.exp(-epoch / max(epochs, 1) * math.log(initial / final))
+
+
+def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: Path, *,
+          card: dict[str, Any] | None = None, checkpoint_dir: Path | None = None, resume: bool = False,
+          checkpoint_every: int = 1, device: str = "cpu", unlabeled: list[Clip] | None = None,
+          progress: bool = True, log: Callable[[str], None] = print) -> TrainResult:
+    """Train one model and save it as a poselift ``.safetensors`` at ``out_path``.
+
+    Checkpoints (``checkpoint_dir/last.pt``: state dicts, optimiser state, RNG state and
+    history, all loadable with ``weights_only=True``) are written every
+    ``checkpoint_every`` epochs and when interrupted (SIGINT/SIGTERM), so a stopped run
+    resumes with ``resume=True`` and loses at most one epoch.
+    """
+    from tqdm import tqdm
+
+    from poselift.lift.weights import save_model
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    widths = cfg.widths
+    j_out = 1 if cfg.kind == "trajectory" else 17
+    mcfg = ModelConfig(17, 2, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
+    model = build_model(mcfg).to(device)
+    traj_model = None
+    if cfg.semi_supervised:
+        traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
+        traj_model = build_model(traj_cfg).to(device)
+    params = list(model.parameters()) + (list(traj_model.parameters()) if traj_model else [])
+    opt = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
+    rf = model.receptive_field()
+    sampler = ChunkSampler(clips, cfg, rf, cfg.seed)
+    un_sampler = ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7) if (cfg.semi_supervised and unlabeled) else None
+    val = ChunkSampler(val_clips or clips, TrainConfig(**{**asdict(cfg), "augment": False}), rf, 999).sample(
+        cfg.val_chunks)
+
+    start_epoch, history, elapsed_before = 0, [], 0.0
+    ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
+    if resume and ckpt_path and ckpt_path.is_file():
+        st = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(st["model"])
+        if traj_model is not None and "traj" in st:
+            traj_model.load_state_dict(st["traj"])
+        opt.load_state_dict(st["optimizer"])
+        start_epoch, history = int(st["epoch"]), list(st["history"])
+        elapsed_before = float(st["elapsed"])
+        sampler.rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
+        log(f"resumed from {ckpt_path} at epoch {start_epoch}")
+
+    stop = {"flag": False}
+
+    def _handler(signum: int, frame: Any) -> None:
+        stop["flag"] = True
+
+    old = {s: signal.signal(s, _handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    t0 = time.time()
+
+    def save_ckpt(epoch: int) -> None:
+        if not ckpt_path:
+            return
+        ckpt_path.parent.mkdir(parents=True, exist_ok=True)
+        st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+              "history": history, "elapsed": elapsed_before + time.time() - t0, "config": asdict(cfg)}
+        if traj_model is not None:
+            st["traj"] = traj_model.state_dict()
+        tmp = ckpt_path.with_suffix(".tmp")
+        torch.save(st, tmp)
+        tmp.replace(ckpt_path)
+
+    steps = max(cfg.epoch_size // cfg.batch_size, 1)
+    epoch = start_epoch
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            lr = cfg.lr * cfg.lr_decay ** epoch
+            for g in opt.param_groups:
+                g["lr"] = lr
+            mom = _bn_momentum(epoch, cfg.epochs)
+            model.set_bn_momentum(mom)
+            if traj_model is not None:
+                traj_model.set_bn_momentum(mom)
+            model.train()
+            if traj_model is not None:
+                traj_model.train()
+            losses = []
+            bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
+                       leave=False, unit="batch")
+            for _ in bar:
+                b = sampler.sample(cfg.batch_size)
+                x = b["inputs"].to(device)
+                pred = model(x)
+                if cfg.kind == "trajectory":
+                    loss = weighted_root_loss(pred[:, :, 0], b["root"].to(device))
+                else:
+                    loss = mpjpe_t(pred, b["target"].to(device))
+                if traj_model is not None:
+                    tr = traj_model(x)
+                    loss = loss + weighted_root_loss(tr[:, :, 0], b["root"].to(device))
+                    if un_sampler is not None and epoch >= cfg.warmup:
+                        u = un_sampler.sample(cfg.batch_size)
+                        ux = u["inputs"].to(device)
+                        up = model(ux)
+                        ut = traj_model(ux)
+                        x3 = up + ut
+                        proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
+                        off = rf // 2 if not cfg.causal else rf - 1
+                        target_2d = ux[:, off: off + cfg.chunk]
+                        loss_2d = torch.linalg.norm(proj - target_2d, dim=-1).mean()
+                        loss_len = (bone_lengths_t(up).mean(dim=(0, 1)) -
+                                    bone_lengths_t(pred).mean(dim=(0, 1)).detach()).abs().mean()
+                        loss = loss + loss_2d + loss_len
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                losses.append(loss.item())
+                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+                if stop["flag"]:
+                    break
+            val_err = evaluate_chunks(model, val, cfg.kind)
+            elapsed = elapsed_before + time.time() - t0
+            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mm": val_err,
+                            "lr": lr, "elapsed_s": elapsed})
+            log(json.dumps(history[-1]))
+            if stop["flag"]:
+                save_ckpt(epoch)  # the interrupted epoch is redone on resume
+                raise KeyboardInterrupt
+            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+                save_ckpt(epoch + 1)
+            if cfg.time_limit_min and elapsed > cfg.time_limit_min * 60:
+                log(f"time limit of {cfg.time_limit_min} min reached after epoch {epoch + 1}")
+                epoch += 1
+                break
+        else:
+            epoch = cfg.epochs
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    wall = elapsed_before + time.time() - t0
+    meta = dict(card or {})
+    meta.update({"kind": cfg.kind, "input_layout": "h36m17", "output_layout": "h36m17" if cfg.kind == "pose" else "root",
+                 "fps": cfg.fps, "input_normalization": "focal"})
+    meta.setdefault("training", {})
+    meta["training"].update({"config": asdict(cfg), "epochs_done": epoch, "wall_time_s": round(wall, 1),
+                             "final_val_mm": history[-1]["val_mm"] if history else None})
+    model.eval()
+    path = save_model(out_path, model, mcfg, meta)
+    if traj_model is not None:
+        traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
+        tmeta = dict(meta, kind="trajectory", output_layout="root")
+        save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
+    return TrainResult(path, history[-1]["val_mm"] if history else float("nan"), wall, epoch, history)
+
+
+@torch.no_grad()
+def evaluate_chunks(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str = "pose") -> float:
+    """MPJPE (pose) or root error (trajectory) on prepared chunks, millimetres."""
+    model.eval()
+    errs = []
+    for s in range(0, len(batch["inputs"]), 64):
+        pred = model(batch["inputs"][s: s + 64])
+        if kind == "trajectory":
+            errs.append(torch.linalg.norm(pred[:, :, 0] - batch["root"][s: s + 64], dim=-1).mean().item())
+        else:
+            p = pred - pred[:, :, :1]
+            errs.append(mpjpe_t(p, batch["target"][s: s + 64]).item())
+    return float(np.mean(errs) * 1000)
