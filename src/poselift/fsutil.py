@@ -29,3 +29,15 @@ def atomic_write(path: str | Path, writer: Callable[[Path], None], suffix: str =
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def publish(tmp: str | Path, path: str | Path) -> None:
+    """Rename a finished temp file onto ``path`` with ordinary permissions.
+
+    ``tempfile.mkstemp`` creates files readable by their owner only; outputs users share
+    should get the permissions any new file would get under the current umask.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)

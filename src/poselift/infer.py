@@ -8,6 +8,7 @@ Every output is written to a temp file and renamed, so a failure leaves nothing 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -108,8 +109,10 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
     from poselift.io.video import probe, read_frames
 
     info = probe(path)
-    detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
-        else get_detector(opts.detector)
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    with _quiet_native_stderr():
+        detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
+            else get_detector(opts.detector)
     people, times = [], []
     total = None
     if info.frame_count:
@@ -120,7 +123,13 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
     with detector:
         for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
                        desc=f"detect {path.name}", disable=not opts.progress, leave=False):
-            people.append(detector.detect(fr.image, fr.time))
+            if not any(people):
+                # TFLite announces each delegate on its model's first run: the detector's
+                # on the first frame, the landmark model's on the first frame with a person.
+                with _quiet_native_stderr():
+                    people.append(detector.detect(fr.image, fr.time))
+            else:
+                people.append(detector.detect(fr.image, fr.time))
             times.append(fr.time)
     return people, np.asarray(times, dtype=np.float64), info
 
@@ -149,9 +158,26 @@ def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any |
     return seq.people_per_frame(), times, seq.layout, size, fps
 
 
+def single_track(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float,
+                 layout: str | None = None, source: Path | None = None):
+    """Per-frame detections -> one person's gap-filled :class:`~poselift.lift.pipeline.Tracks2D`
+    (and the :class:`~poselift.detect.tracking.TrackResult` it came from)."""
+    from poselift.detect.tracking import track_single_person
+    from poselift.lift.pipeline import Tracks2D
+
+    if not any(people):
+        raise InputError("no person detected in any frame", source)
+    tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
+                             max_gap_s=opts.max_gap, layout=layout)
+    if not tr.valid.any():
+        raise InputError("no person tracked long enough to lift", source)
+    tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, size[0], size[1],
+                      fps, times - times[0])
+    return tracks, tr
+
+
 def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     """Run the whole pipeline on one input; raises :class:`PoseliftError` on bad input."""
-    from poselift.detect.tracking import track_single_person
     from poselift.lift.pipeline import Tracks2D, lift_tracks
     from poselift.lift.weights import load_model
 
@@ -175,23 +201,13 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
             tracks = got
         else:
             people, times, layout, size, fps = got
-            tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
-                                     max_gap_s=opts.max_gap, layout=layout)
-            tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, size[0], size[1],
-                              fps, times - times[0])
+            tracks, _ = single_track(people, times, opts, size, fps, layout, opts.keypoints)
     else:
         assert video is not None
         people, times, info = detect_video(video, opts)
         secs["detect"] = time.perf_counter() - t0
-        if not any(people):
-            raise InputError("no person detected in any frame", video)
-        tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
-                                 max_gap_s=opts.max_gap)
-        if not tr.valid.any():
-            raise InputError("no person tracked long enough to lift", video)
-        fps = _effective_fps(times, info.fps)
-        tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, info.width, info.height,
-                          fps, times - times[0])
+        tracks, _ = single_track(people, times, opts, (info.width, info.height), _effective_fps(times, info.fps),
+                                 source=video)
     focal = resolve_focal(opts, tracks.width, tracks.height)
     t1 = time.perf_counter()
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal)
@@ -206,11 +222,27 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
 
 
 def _effective_fps(times: np.ndarray, nominal: float) -> float:
+    """Frame rate of the analysed frames: the nominal rate unless frames were dropped."""
     if len(times) > 1:
         dt = np.median(np.diff(times))
-        if dt > 0:
+        if dt > 0 and abs(1.0 / dt - nominal) > 0.01 * nominal:
             return float(1.0 / dt)
     return float(nominal)
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Silence C++ log lines (TFLite, absl) printed straight to file descriptor 2 while
+    MediaPipe starts; Python errors still propagate and are reported by the caller."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions) -> list[Path]:

@@ -29,6 +29,7 @@ from typing import Iterator
 
 import numpy as np
 
+from poselift.fsutil import publish as _publish
 from poselift.errors import InputError
 
 #: Container extensions the reader is tested with (others FFmpeg knows usually work too).
@@ -498,7 +499,7 @@ class VideoWriter:
             self.abort()
             raise
         self._container = None
-        os.replace(self._tmp, self.path)
+        _publish(self._tmp, self.path)
         self._tmp = None
         return self.path
 

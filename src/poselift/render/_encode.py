@@ -22,6 +22,7 @@ import av
 import cv2
 import numpy as np
 
+from poselift.fsutil import publish as _publish
 from poselift.errors import PoseliftError
 
 SUPPORTED_SUFFIXES = (".mp4", ".gif")
@@ -164,7 +165,7 @@ class AtomicVideoWriter:
                 self._container.mux(packet)
             self._container.close()
             self._container = None
-            os.replace(self._tmp, self.path)
+            _publish(self._tmp, self.path)
             self._tmp = None
         except av.FFmpegError as e:
             self._discard()
