@@ -12,12 +12,12 @@ from poselift.errors import InputError
 from poselift.train.trainer import Clip
 
 #: Dataset names accepted by ``--dataset`` and the folders under a data dir they read.
-DATASETS = {
+DATASETS: dict[str, tuple[str, ...] | None] = {
     "h36m": ("h36m-expmap",),
     "bvh": ("bandai-namco", "cmu-daz", "cmu-dance"),
     "bandai-namco": ("bandai-namco",),
     "cmu": ("cmu-daz", "cmu-dance"),
-    "all": ("h36m-expmap", "bandai-namco", "cmu-daz", "cmu-dance"),
+    "all": None,  # every supported file found, data_3d_*.npz included
 }
 
 
@@ -50,7 +50,8 @@ def load_clips(data: Sequence[str | Path], dataset: str, fps: float, subjects: S
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
     errors: list[InputError] = []
-    raw = load_mocap_collection([Path(d) for d in data], fps=fps, datasets=list(DATASETS[dataset]),
+    wanted = DATASETS[dataset]
+    raw = load_mocap_collection([Path(d) for d in data], fps=fps, datasets=list(wanted) if wanted else None,
                                 errors=errors, progress=progress)
     for e in errors:
         print(f"warning: skipped {e}")
