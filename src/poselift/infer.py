@@ -110,9 +110,6 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
 
     info = probe(path)
     os.environ.setdefault("GLOG_minloglevel", "2")
-    with _quiet_native_stderr():
-        detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
-            else get_detector(opts.detector)
     people, times = [], []
     total = None
     if info.frame_count:
@@ -120,17 +117,17 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
         total = int(max(span, 0) * (min(opts.fps, info.fps) if opts.fps else info.fps)) or None
     from tqdm import tqdm
 
-    with detector:
-        for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
-                       desc=f"detect {path.name}", disable=not opts.progress, leave=False):
-            if not any(people):
-                # TFLite announces each delegate on its model's first run: the detector's
-                # on the first frame, the landmark model's on the first frame with a person.
-                with _quiet_native_stderr():
-                    people.append(detector.detect(fr.image, fr.time))
-            else:
+    # MediaPipe's graph threads open the TFLite models asynchronously and log from there
+    # (INFO: Created TensorFlow Lite XNNPACK delegate...) at any moment until the graph
+    # is closed, so native stderr stays quiet for the detector's whole life.
+    with _quiet_native_stderr():
+        detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
+            else get_detector(opts.detector)
+        with detector:
+            for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
+                           desc=f"detect {path.name}", disable=not opts.progress, leave=False):
                 people.append(detector.detect(fr.image, fr.time))
-            times.append(fr.time)
+                times.append(fr.time)
     return people, np.asarray(times, dtype=np.float64), info
 
 
@@ -230,17 +227,33 @@ def _effective_fps(times: np.ndarray, nominal: float) -> float:
     return float(nominal)
 
 
+def _is_fd2(stream: Any) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr():
-    """Silence C++ log lines (TFLite, absl) printed straight to file descriptor 2 while
-    MediaPipe starts; Python errors still propagate and are reported by the caller."""
+    """Silence C++ log lines (TFLite, absl) printed straight to file descriptor 2 by
+    MediaPipe; Python errors still propagate and are reported by the caller, and Python's
+    own ``sys.stderr`` (the progress bar, warnings) keeps writing to the real stderr."""
     sys.stderr.flush()
     saved = os.dup(2)
+    py_stderr, own = sys.stderr, None
     try:
+        if _is_fd2(py_stderr):
+            own = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(py_stderr, "encoding", None),
+                            errors="backslashreplace")
+            sys.stderr = own
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
         yield
     finally:
+        if own is not None:
+            sys.stderr = py_stderr
+            own.close()
         os.dup2(saved, 2)
         os.close(saved)
 
@@ -314,7 +327,8 @@ def _quiet(opts: InferOptions) -> InferOptions:
     return replace(opts, progress=False)
 
 
-def print_summary(results: list[VideoResult], stream=sys.stderr) -> None:
+def print_summary(results: list[VideoResult], stream=None) -> None:
+    stream = stream if stream is not None else sys.stderr  # the current stderr, not the one at import
     ok = sum(r.ok for r in results)
     if len(results) > 1:
         print(f"\n{ok}/{len(results)} ok", file=stream)
