@@ -131,9 +131,14 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
     return people, np.asarray(times, dtype=np.float64), info
 
 
-def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any | None):
+def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any | None, model_fps: float):
     """A precomputed keypoint file -> ``(people_per_frame, timestamps, layout, (w, h), fps)``
-    or a ready :class:`~poselift.lift.pipeline.Tracks2D` for VideoPose3D npz files."""
+    or a ready :class:`~poselift.lift.pipeline.Tracks2D` for VideoPose3D npz files.
+
+    The frame rate comes from the file, else from the video; when neither knows it,
+    the sequence is taken to be at the model's rate and is not resampled (as
+    VideoPose3D does with custom datasets), so ``fps`` is None then.
+    """
     from poselift.io.keypoints import load_keypoints
     from poselift.lift.pipeline import read_tracks_file
 
@@ -150,12 +155,12 @@ def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any |
     size = seq.image_size or ((video_info.width, video_info.height) if video_info is not None else None)
     if size is None:
         raise InputError("keypoint file has no image size; give the video too", path)
-    fps = seq.fps or fps or 30.0
-    times = seq.frame_indices / fps
+    fps = seq.fps or fps
+    times = seq.frame_indices / (fps or model_fps)
     return seq.people_per_frame(), times, seq.layout, size, fps
 
 
-def single_track(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float,
+def single_track(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float | None,
                  layout: str | None = None, source: Path | None = None):
     """Per-frame detections -> one person's gap-filled :class:`~poselift.lift.pipeline.Tracks2D`
     (and the :class:`~poselift.detect.tracking.TrackResult` it came from)."""
@@ -193,7 +198,10 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
         from poselift.io.video import probe
         info = probe(video)
     if opts.keypoints is not None:
-        got = _tracks_from_keypoint_file(opts.keypoints, opts, info)
+        if opts.start is not None or opts.end is not None or opts.fps:
+            raise InputError("--start/--end/--fps select video frames to detect on; with --keypoints, "
+                             "trim the keypoint file instead", opts.keypoints)
+        got = _tracks_from_keypoint_file(opts.keypoints, opts, info, lm.fps)
         if isinstance(got, Tracks2D):
             tracks = got
         else:

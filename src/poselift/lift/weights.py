@@ -323,3 +323,16 @@ def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: 
     if input_layout and input_layout != lm.input_layout:
         raise InputError(f"model expects {lm.input_layout} input, not {input_layout}", p)
     return lm
+
+
+def ship_model(src: str | Path, name: str, card_updates: dict[str, Any] | None = None,
+               weights_dir: Path = WEIGHTS_DIR) -> Path:
+    """Copy a trained poselift model into the registry as ``name`` with an updated card.
+
+    Used by maintainers to publish a model: the weights are re-saved unchanged, the card
+    gets ``name`` and ``card_updates`` (e.g. measured metrics, ``trajectory_model``).
+    """
+    model, card = load_poselift_network(src)
+    card = {**card, **(card_updates or {}), "name": name}
+    cfg = ModelConfig.from_dict(card.pop("architecture"))
+    return save_model(weights_dir / f"{name}.safetensors", model, cfg, card)
