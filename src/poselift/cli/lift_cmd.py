@@ -43,6 +43,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with a multi-video custom dataset, lift only this video")
     p.add_argument("--root-relative", action="store_true",
                    help="subtract the root joint so it sits exactly at the origin")
+    p.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+                   help="camera focal length in pixels, for lens-normalised models and trajectories "
+                        "(default: a 26 mm-equivalent lens for the image size)")
+    p.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+                   help="field of view along the long image side, instead of --focal-length")
     p.set_defaults(func=run)
 
 
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     outputs = lift_keypoint_file(
         Path(args.input), args.model, Path(args.output), tta=args.tta, causal=args.causal,
         dense=args.dense, input_layout=args.input_layout, video=args.video,
-        root_relative=args.root_relative)
+        root_relative=args.root_relative, focal_px=args.focal_length, fov=args.fov)
     for path, shape in outputs:
         print(f"wrote {path}  poses_3d {shape}", file=sys.stderr)
     return 0

@@ -97,8 +97,13 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     never leaks invented motion into its neighbours; invalid frames get NaN poses.
     When the sequence's frame rate is known and differs from the model's by more than
     1 %, each run is resampled to the model's rate, lifted, and resampled back.
+    ``focal_px`` (pixels) defaults to a 26 mm-equivalent lens for the image size; it
+    matters for lens-normalised models and trajectories.
     """
     p_count, t_count = tracks.valid.shape
+    if focal_px is None:
+        from poselift.geometry.cameras import default_focal_length
+        focal_px = default_focal_length(tracks.width, tracks.height)
     try:
         kp_model = convert(tracks.keypoints, tracks.layout, lm.input_layout)
     except ValueError as exc:
@@ -180,7 +185,8 @@ def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
 
 def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool = True, causal: bool = False,
                        dense: bool | None = None, input_layout: str | None = None, video: str | None = None,
-                       root_relative: bool = False) -> list[tuple[Path, tuple[int, ...]]]:
+                       root_relative: bool = False, focal_px: float | None = None,
+                       fov: float | None = None) -> list[tuple[Path, tuple[int, ...]]]:
     """The ``poselift lift`` command: read, lift, write. Returns ``(path, poses_3d shape)`` per file."""
     from poselift.io.safe_npz import save_npz
 
@@ -190,7 +196,11 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
             raise InputError(f"no video {video!r} in the file (has: {', '.join(sorted(tracks))})", input_path)
         tracks = {video: tracks[video]}
     lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense)
-    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative) for name, tr in tracks.items()}
+    from poselift.geometry.cameras import focal_from_fov
+
+    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative,
+                                 focal_px=focal_px or (focal_from_fov(fov, tr.width, tr.height) if fov else None))
+               for name, tr in tracks.items()}
     written = []
     if not output.parent.exists():
         raise InputError("output folder does not exist", output.parent)
