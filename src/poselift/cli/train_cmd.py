@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="semi-supervised training: pose + trajectory on labelled data, back-projection "
                         "and bone-length losses on --subjects-unlabeled")
     m.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before semi-supervision")
+    m.add_argument("--init", default="", metavar="NAME_OR_PATH",
+                   help="start from this poselift model's weights (same architecture), i.e. fine-tune it")
     o = p.add_argument_group("optimisation")
     o.add_argument("-lr", "--learning-rate", type=float, default=1e-3)
     o.add_argument("-lrd", "--lr-decay", type=float, default=0.95, help="per-epoch learning-rate factor")
@@ -103,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
                       epoch_size=args.epoch_size, cameras=args.cameras, noise=args.noise, augment=args.augment,
                       fps=args.fps, downsample=args.downsample, subset=args.subset,
                       kind="trajectory" if args.trajectory else "pose", semi_supervised=args.semi_supervised,
-                      warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit)
+                      warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,
+                      init=args.init)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

@@ -63,6 +63,7 @@ class TrainConfig:
     threads: int = 0
     time_limit_min: float = 0.0
     val_chunks: int = 256
+    init: str = ""                # start from this poselift model's weights (fine-tuning)
 
     @property
     def widths(self) -> list[int]:
@@ -196,6 +197,14 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     j_out = 1 if cfg.kind == "trajectory" else 17
     mcfg = ModelConfig(17, 2, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
     model = build_model(mcfg).to(device)
+    if cfg.init:
+        from poselift.lift.weights import load_poselift_network, resolve_model_path
+
+        init_model, _ = load_poselift_network(resolve_model_path(cfg.init))
+        try:
+            model.load_state_dict(init_model.state_dict())
+        except RuntimeError as exc:
+            raise ValueError(f"--init model does not match the architecture: {str(exc).splitlines()[0]}") from None
     traj_model = None
     if cfg.semi_supervised:
         traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
