@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"training on {len(clips)} clips ({frames} frames at {args.fps:g} fps), "
           f"validating on {len(val)} clips, device {device}", file=sys.stderr)
     card = {"name": out.stem, "licence": args.licence or LICENCES.get(args.dataset, ""),
-            "training": {"command": "poselift " + " ".join(shlex.quote(a) for a in sys.argv[2:])
+            "training": {"command": "poselift train " + " ".join(shlex.quote(a) for a in sys.argv[2:])
                          if len(sys.argv) > 2 else "", "dataset": args.dataset,
                          "subjects_train": train_subj, "subjects_val": val_subj, "train_clips": len(clips),
                          "train_frames": frames}}

@@ -21,6 +21,27 @@ from poselift.lift.weights import LiftModel
 _CHUNK = 4096
 
 
+def decode_trajectory(raw, root_rays):
+    """Network output -> root position, for trajectory models of the ``ray_logdepth`` kind.
+
+    Depth is far easier to learn as a log (it is inversely proportional to the person's
+    2D size) and the root's direction is already known from its 2D ray, so the network
+    predicts ``(dx, dy, log z)``: ``root = exp(log z) * (u + dx, v + dy, 1)`` where
+    ``(u, v)`` is the root joint's focal-normalised ray.
+
+    Args:
+        raw: ``(..., 3)`` network outputs (NumPy or torch).
+        root_rays: ``(..., 2)`` focal-normalised 2D of the root joint, same frames.
+    Returns:
+        ``(..., 3)`` metres, camera frame.
+    """
+    if isinstance(raw, torch.Tensor):
+        z = torch.exp(raw[..., 2:3].clamp(-3.0, 5.0))
+        return torch.cat([z * (root_rays + raw[..., :2]), z], dim=-1)
+    z = np.exp(np.clip(raw[..., 2:3], -3.0, 5.0))
+    return np.concatenate([z * (root_rays + raw[..., :2]), z], axis=-1)
+
+
 def normalize_input(keypoints_px: np.ndarray, width: int, height: int, mode: str = "screen",
                     focal_px: float | None = None, center_px: tuple[float, float] | None = None) -> np.ndarray:
     """Pixels ``(..., J, 2)`` -> the network's input units.
@@ -114,6 +135,10 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
         perm_out = None
     out = {"poses_3d": run_network(lm.model_pos, x, perm_in, perm_out, tta and perm_out is not None, lm.causal)}
     if lm.model_traj is not None:
-        traj = run_network(lm.model_traj, x, perm_in, np.zeros(1, dtype=int), tta, lm.causal)
-        out["trajectory"] = traj[:, 0]
+        traj = run_network(lm.model_traj, x, perm_in, np.zeros(1, dtype=int), tta, lm.causal)[:, 0]
+        if lm.extra.get("trajectory_parameterization") == "ray_logdepth":
+            # Averaging (dx, dy, log z) over TTA then decoding with the unflipped ray is
+            # consistent: flipping negates u and dx alike.
+            traj = decode_trajectory(traj, x[:, 0, :2])
+        out["trajectory"] = traj
     return out

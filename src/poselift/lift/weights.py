@@ -311,6 +311,7 @@ def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: 
     if card.get("kind", "pose") != "pose":
         raise InputError(f"model is a {card.get('kind')} model, not a pose model", p)
     traj = None
+    traj_card: dict[str, Any] = {}
     traj_ref = card.get("trajectory_model") if trajectory == "auto" else trajectory
     if traj_ref:
         try:
@@ -320,6 +321,9 @@ def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: 
                 raise
             traj = None
     lm = _lift_model_from_card(model, card, str(p), traj)
+    if traj is not None:
+        lm.extra["trajectory_parameterization"] = traj_card.get("trajectory_parameterization", "direct")
+        lm.extra["trajectory_card"] = traj_card
     if input_layout and input_layout != lm.input_layout:
         raise InputError(f"model expects {lm.input_layout} input, not {input_layout}", p)
     return lm

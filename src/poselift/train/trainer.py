@@ -30,6 +30,7 @@ import torch
 from poselift.data.synth import DetectorNoise, VirtualCamera, flip_world, sample_camera
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
 from poselift.geometry.skeletons import H36M17
+from poselift.lift.inference import decode_trajectory
 from poselift.lift.model import ModelConfig, build_model
 
 H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
@@ -144,6 +145,12 @@ class ChunkSampler:
         off = self.rf // 2 if not self.cfg.causal else self.rf - 1
         y = y[:, off: off + self.cfg.chunk]
         return {"inputs": x, "target": y - y[:, :, :1], "root": y[:, :, 0]}
+
+
+def _root_rays(x: torch.Tensor, rf: int, cfg: TrainConfig) -> torch.Tensor:
+    """The root joint's 2D ray at each output frame of a chunk batch ``x (N, L+rf-1, J, 2)``."""
+    off = rf // 2 if not cfg.causal else rf - 1
+    return x[:, off: off + cfg.chunk, 0, :]
 
 
 def mpjpe_t(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -272,18 +279,19 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                 x = b["inputs"].to(device)
                 pred = model(x)
                 if cfg.kind == "trajectory":
-                    loss = weighted_root_loss(pred[:, :, 0], b["root"].to(device))
+                    root = decode_trajectory(pred[:, :, 0], _root_rays(x, rf, cfg))
+                    loss = weighted_root_loss(root, b["root"].to(device))
                 else:
                     loss = mpjpe_t(pred, b["target"].to(device))
                 if traj_model is not None:
-                    tr = traj_model(x)
-                    loss = loss + weighted_root_loss(tr[:, :, 0], b["root"].to(device))
+                    tr = decode_trajectory(traj_model(x)[:, :, 0], _root_rays(x, rf, cfg))
+                    loss = loss + weighted_root_loss(tr, b["root"].to(device))
                     if un_sampler is not None and epoch >= cfg.warmup:
                         u = un_sampler.sample(cfg.batch_size)
                         ux = u["inputs"].to(device)
                         up = model(ux)
-                        ut = traj_model(ux)
-                        x3 = up + ut
+                        ut = decode_trajectory(traj_model(ux)[:, :, 0], _root_rays(ux, rf, cfg))
+                        x3 = up + ut[:, :, None]
                         proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
                         off = rf // 2 if not cfg.causal else rf - 1
                         target_2d = ux[:, off: off + cfg.chunk]
@@ -298,7 +306,7 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
                 if stop["flag"]:
                     break
-            val_err = evaluate_chunks(model, val, cfg.kind)
+            val_err = evaluate_chunks(model, val, cfg.kind, cfg.causal)
             elapsed = elapsed_before + time.time() - t0
             history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mm": val_err,
                             "lr": lr, "elapsed_s": elapsed})
@@ -321,6 +329,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     meta = dict(card or {})
     meta.update({"kind": cfg.kind, "input_layout": "h36m17", "output_layout": "h36m17" if cfg.kind == "pose" else "root",
                  "fps": cfg.fps, "input_normalization": "focal"})
+    if cfg.kind == "trajectory":
+        meta["trajectory_parameterization"] = "ray_logdepth"
     meta.setdefault("training", {})
     meta["training"].update({"config": asdict(cfg), "epochs_done": epoch, "wall_time_s": round(wall, 1),
                              "final_val_mm": history[-1]["val_mm"] if history else None})
@@ -328,20 +338,25 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     path = save_model(out_path, model, mcfg, meta)
     if traj_model is not None:
         traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
-        tmeta = dict(meta, kind="trajectory", output_layout="root")
+        tmeta = dict(meta, kind="trajectory", output_layout="root", trajectory_parameterization="ray_logdepth")
         save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
     return TrainResult(path, history[-1]["val_mm"] if history else float("nan"), wall, epoch, history)
 
 
 @torch.no_grad()
-def evaluate_chunks(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str = "pose") -> float:
+def evaluate_chunks(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str = "pose",
+                    causal: bool = False) -> float:
     """MPJPE (pose) or root error (trajectory) on prepared chunks, millimetres."""
     model.eval()
     errs = []
     for s in range(0, len(batch["inputs"]), 64):
         pred = model(batch["inputs"][s: s + 64])
         if kind == "trajectory":
-            errs.append(torch.linalg.norm(pred[:, :, 0] - batch["root"][s: s + 64], dim=-1).mean().item())
+            rf = batch["inputs"].shape[1] - batch["root"].shape[1] + 1
+            off = (batch["inputs"].shape[1] - batch["root"].shape[1]) if causal else rf // 2
+            rays = batch["inputs"][s: s + 64, off: off + batch["root"].shape[1], 0, :]
+            root = decode_trajectory(pred[:, :, 0], rays)
+            errs.append(torch.linalg.norm(root - batch["root"][s: s + 64], dim=-1).mean().item())
         else:
             p = pred - pred[:, :, :1]
             errs.append(mpjpe_t(p, batch["target"][s: s + 64]).item())
