@@ -35,6 +35,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from poselift.errors import InputError, PoseliftError, UnsafeFileError
+from poselift.fsutil import publish
 from poselift.lift.model import ModelConfig, TemporalModel, build_model, infer_config
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
@@ -209,7 +210,7 @@ def save_model(path: str | Path, model: torch.nn.Module, cfg: ModelConfig, meta:
     try:
         p.parent.mkdir(parents=True, exist_ok=True)
         save_file(state, str(tmp), metadata={METADATA_KEY: json.dumps(card, sort_keys=True)})
-        os.replace(tmp, p)
+        publish(tmp, p)
         if write_card:
             card_tmp = p.with_name(f".{p.stem}.json.tmp")
             card_tmp.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
