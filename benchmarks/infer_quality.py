@@ -60,17 +60,20 @@ def measure(video: Path, model: str) -> dict[str, float]:
     fps = _effective_fps(times, info.fps)
     tracks, tr = single_track(people, times, opts, (info.width, info.height), fps, source=video)
     lm = load_model(model)
-    res = lift_tracks(lm, tracks, root_relative=True, focal_px=resolve_focal(opts, info.width, info.height))
+    focal = resolve_focal(opts, info.width, info.height)
+    raw = lift_tracks(lm, tracks, root_relative=True, focal_px=focal)
+    res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True)
     mp = np.full((len(times), 17, 3), np.nan)
     for t, (ps, k) in enumerate(zip(people, tr.chosen)):
         if k >= 0 and ps[k].world_landmarks is not None:
             mp[t] = convert(ps[k].world_landmarks, "blazepose33", "h36m17")
     ok = res.valid[0] & np.isfinite(mp).all(axis=(1, 2))
     run = longest_run(ok)  # acceleration needs consecutive frames
-    ours, theirs = res.poses_3d[0][run], mp[run]
+    ours, free, theirs = res.poses_3d[0][run], raw.poses_3d[0][run], mp[run]
     return {"frames": int(ok.sum()), "run": run.stop - run.start, "fps": fps,
-            "cv_poselift": bone_cv(ours), "cv_mediapipe": bone_cv(theirs),
-            "acc_poselift": mean_acceleration(ours, fps), "acc_mediapipe": mean_acceleration(theirs, fps)}
+            "cv_poselift": bone_cv(ours), "cv_free": bone_cv(free), "cv_mediapipe": bone_cv(theirs),
+            "acc_poselift": mean_acceleration(ours, fps), "acc_free": mean_acceleration(free, fps),
+            "acc_mediapipe": mean_acceleration(theirs, fps)}
 
 
 def main() -> None:
@@ -79,17 +82,21 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or sorted((shared_dir() / "videos").glob("*.mp4"))
-    print(f"{'video':<44} {'frames':>6} {'boneCV ours':>11} {'boneCV MP':>10} {'acc ours':>9} {'acc MP':>9}")
+    print(f"{'video':<40} {'frames':>6} {'boneCV infer':>12} {'free bones':>10} {'MediaPipe':>10} "
+          f"{'acc infer':>9} {'free':>7} {'MP':>7}")
     for v in videos:
         try:
             r = measure(v, args.model)
         except PoseliftError as exc:
-            print(f"{v.name:<44} skipped: {exc}")
+            print(f"{v.name:<40} skipped: {exc}")
             continue
-        print(f"{v.name:<44} {r['run']:>6} {r['cv_poselift']:>11.4f} {r['cv_mediapipe']:>10.4f} "
-              f"{r['acc_poselift']:>9.2f} {r['acc_mediapipe']:>9.2f}")
+        print(f"{v.name:<40} {r['run']:>6} {r['cv_poselift']:>12.4f} {r['cv_free']:>10.4f} "
+              f"{r['cv_mediapipe']:>10.4f} {r['acc_poselift']:>9.2f} {r['acc_free']:>7.2f} "
+              f"{r['acc_mediapipe']:>7.2f}")
     print("boneCV: mean over bones of std/mean of bone length; acc: mean joint acceleration (m/s^2), "
-          "root-relative, over the longest run of frames valid for both")
+          "root-relative, over the longest run of frames valid for both. 'infer' = poselift infer's "
+          "default output (constant bone lengths); 'free' = the network's raw bones (--free-bones); "
+          "MP = MediaPipe's own 3D world landmarks on the same frames")
 
 
 if __name__ == "__main__":

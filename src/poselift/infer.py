@@ -32,6 +32,8 @@ class InferOptions:
     input_layout: str | None = None
     causal: bool = False
     tta: bool = True
+    fixed_bones: bool = True
+    trajectory: bool = True
     detector: str = "mediapipe"
     detector_model: str = "full"
     keypoints: Path | None = None
@@ -215,7 +217,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
                                  source=video)
     focal = resolve_focal(opts, tracks.width, tracks.height)
     t1 = time.perf_counter()
-    result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal)
+    result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
+                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory)
     secs["lift"] = time.perf_counter() - t1
     outputs = write_outputs(result, outdir, stem, opts)
     if opts.render and video is not None:

@@ -54,6 +54,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--tta", dest="tta", action="store_true", default=True,
                    help="test-time flip augmentation (default: on)")
     m.add_argument("--no-tta", dest="tta", action="store_false")
+    m.add_argument("--free-bones", dest="fixed_bones", action="store_false",
+                   help="keep the network's per-frame bone lengths (default: each person's bones get "
+                        "constant lengths, their medians, keeping every bone's direction)")
+    m.add_argument("--no-trajectory", dest="trajectory", action="store_false",
+                   help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
+                        "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
+                        "sensible --focal-length/--fov for metric depth)")
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
                    help="extra formats beside the npz, comma-separated: json, csv")
@@ -95,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv)")
     opts = InferOptions(
         outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
-        causal=args.causal, tta=args.tta, detector=args.detector, detector_model=args.detector_model,
+        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
+        detector=args.detector, detector_model=args.detector_model,
         keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
         score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
         focal_length=args.focal_length, fov=args.fov, exports=exports,

@@ -49,7 +49,8 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
     if resample:
         t_m = np.arange(0, t_src[-1] + 0.5 / lm.fps, 1 / lm.fps)
         kp = resample_linear(kp, t_src, t_m)
-    out = lift_sequence(lm, kp, s.width, s.height, tta=tta, focal_px=s.focal, center_px=s.center)
+    out = lift_sequence(lm, kp, s.width, s.height, tta=tta, focal_px=s.focal, center_px=s.center,
+                        geometric_trajectory=True)
     if resample:
         out = {k: resample_linear(v, t_m, t_src) for k, v in out.items()}
     return out

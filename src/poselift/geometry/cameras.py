@@ -291,3 +291,34 @@ def h36m_cameras(subject: str | None = None) -> list[Camera]:
                            tangential_distortion=tuple(intr["tangential_distortion"]),
                            azimuth=intr["azimuth"], **kw))
     return cams
+
+
+def solve_root_translation(pose_rel: np.ndarray, rays: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Camera-frame root position that best explains 2D rays given a root-relative 3D pose.
+
+    For each frame, finds ``t`` minimising ``sum_j w_j |(p_j + t)_xy - r_j (p_j + t)_z|^2``
+    (the algebraic perspective error, linear in ``t``), where ``p_j`` are the pose's
+    joints relative to the root and ``r_j`` their focal-normalised image rays
+    ``(pixel - principal point) / focal``.
+
+    Args:
+        pose_rel: ``(T, J, 3)`` metres, camera frame, root-relative.
+        rays: ``(T, J, 2)`` focal-normalised image coordinates of the same joints.
+        weights: ``(T, J)`` non-negative confidences (default all 1).
+    Returns:
+        ``(T, 3)`` root positions in metres (depth clamped to at least 0.1 m).
+    """
+    p = np.asarray(pose_rel, dtype=np.float64)
+    r = np.asarray(rays, dtype=np.float64)
+    w = np.ones(p.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64)
+    u, v = r[..., 0], r[..., 1]
+    zeros, ones = np.zeros_like(u), np.ones_like(u)
+    # Two equations per joint: rows (1, 0, -u) and (0, 1, -v).
+    a = np.concatenate([np.stack([ones, zeros, -u], -1), np.stack([zeros, ones, -v], -1)], axis=1)
+    b = np.concatenate([u * p[..., 2] - p[..., 0], v * p[..., 2] - p[..., 1]], axis=1)
+    ww = np.concatenate([w, w], axis=1)[..., None]
+    ata = np.einsum("tji,tjk->tik", a * ww, a) + 1e-9 * np.eye(3)
+    atb = np.einsum("tji,tj->ti", a * ww, b)
+    t = np.linalg.solve(ata, atb[..., None])[..., 0]
+    t[:, 2] = np.maximum(t[:, 2], 0.1)
+    return t

@@ -298,3 +298,36 @@ def bone_lengths(x: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
     p = [a for a, _ in skeleton.bones]
     c = [b for _, b in skeleton.bones]
     return np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1)
+
+
+def enforce_bone_lengths(poses: np.ndarray, skeleton: Skeleton = H36M17,
+                         lengths: np.ndarray | None = None) -> np.ndarray:
+    """Give every frame the same bone lengths, keeping each bone's direction.
+
+    A lifting network predicts each frame's bones slightly longer or shorter; a real
+    person's bones do not change. Joints are rebuilt from the root outwards:
+    ``new[child] = new[parent] + L_bone * unit(old[child] - old[parent])``.
+
+    Args:
+        poses: ``(T, J, 3)``; frames holding NaN are left as they are.
+        skeleton: layout whose ``parents`` define the bones (parents must precede children).
+        lengths: ``(J,)`` length of the bone ending at each joint (root ignored); default:
+            the median over the finite frames.
+    Returns:
+        ``(T, J, 3)`` with constant bone lengths, same units.
+    """
+    x = np.asarray(poses, dtype=np.float64)
+    parents = np.asarray(skeleton.parents)
+    if any(p >= j for j, p in enumerate(parents) if p >= 0):
+        raise ValueError(f"{skeleton.name}: parents must precede their children")
+    vec = x - x[:, np.maximum(parents, 0)]
+    norm = np.linalg.norm(vec, axis=-1)
+    if lengths is None:
+        lengths = np.nanmedian(np.where(np.isfinite(norm), norm, np.nan), axis=0)
+    out = x.copy()
+    for j, p in enumerate(parents):
+        if p < 0:
+            continue
+        unit = vec[:, j] / np.maximum(norm[:, j:j + 1], 1e-9)
+        out[:, j] = out[:, p] + lengths[j] * unit
+    return out.astype(np.asarray(poses).dtype)

@@ -107,7 +107,8 @@ def run_network(model: TemporalModel, x: np.ndarray, flip_perm_in: np.ndarray | 
 
 def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: int, *,
                   tta: bool = True, focal_px: float | None = None,
-                  center_px: tuple[float, float] | None = None) -> dict[str, np.ndarray]:
+                  center_px: tuple[float, float] | None = None,
+                  geometric_trajectory: bool = False) -> dict[str, np.ndarray]:
     """Lift one person's 2D sequence to 3D.
 
     Args:
@@ -120,7 +121,9 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
     Returns:
         ``poses_3d`` ``(T, J_out, 3)`` metres, camera frame, exactly the network's output
         (VideoPose3D's prediction; the root is near but not exactly at the origin), and
-        ``trajectory`` ``(T, 3)`` metres when the model has a trajectory network.
+        ``trajectory`` ``(T, 3)`` metres when the model has a trajectory network, or,
+        with ``geometric_trajectory`` and a focal length, the root position that makes
+        the predicted pose project onto the 2D keypoints.
     """
     kp = np.asarray(keypoints_px, dtype=np.float32)
     skel_in = get_skeleton(lm.input_layout)
@@ -141,4 +144,19 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
             # consistent: flipping negates u and dx alike.
             traj = decode_trajectory(traj, x[:, 0, :2])
         out["trajectory"] = traj
+    elif geometric_trajectory and focal_px:
+        out["trajectory"] = _geometric_trajectory(lm, kp, out["poses_3d"], width, height, focal_px, center_px)
     return out
+
+
+def _geometric_trajectory(lm: LiftModel, kp_px: np.ndarray, poses: np.ndarray, width: int, height: int,
+                          focal_px: float, center_px: tuple[float, float] | None) -> np.ndarray:
+    """Root position from the predicted pose's metric size and the 2D keypoints
+    (see :func:`poselift.geometry.cameras.solve_root_translation`)."""
+    from poselift.geometry.cameras import solve_root_translation
+    from poselift.geometry.skeletons import convert
+
+    kp = kp_px if lm.input_layout == lm.output_layout else convert(kp_px, lm.input_layout, lm.output_layout)
+    c = np.asarray(center_px if center_px is not None else (width / 2, height / 2), dtype=np.float64)
+    rays = (kp - c) / float(focal_px)
+    return solve_root_translation(poses - poses[:, :1], rays).astype(np.float32)

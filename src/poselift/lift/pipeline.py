@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from poselift.errors import InputError
-from poselift.geometry.skeletons import H36M17, convert, get_skeleton
+from poselift.geometry.skeletons import H36M17, convert, enforce_bone_lengths, get_skeleton
 from poselift.lift.inference import lift_sequence
 from poselift.lift.weights import LiftModel, load_model
 
@@ -90,7 +90,8 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
-                focal_px: float | None = None) -> Result3D:
+                focal_px: float | None = None, fixed_bones: bool = False,
+                geometric_trajectory: bool = False) -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -98,7 +99,11 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     When the sequence's frame rate is known and differs from the model's by more than
     1 %, each run is resampled to the model's rate, lifted, and resampled back.
     ``focal_px`` (pixels) defaults to a 26 mm-equivalent lens for the image size; it
-    matters for lens-normalised models and trajectories.
+    matters for lens-normalised models and trajectories. ``fixed_bones`` gives each
+    person constant bone lengths (their medians, see
+    :func:`~poselift.geometry.skeletons.enforce_bone_lengths`); ``geometric_trajectory``
+    fills the trajectory, when the model has no trajectory network, with the root
+    position that makes the pose project onto the 2D keypoints.
     """
     p_count, t_count = tracks.valid.shape
     if focal_px is None:
@@ -126,7 +131,8 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
                 t_seg = times[s:e]
                 t_model = np.arange(t_seg[0], t_seg[-1] + 0.5 / lm.fps, 1.0 / lm.fps)
                 seg = resample_linear(seg, t_seg, t_model)
-            out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px)
+            out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px,
+                                geometric_trajectory=geometric_trajectory)
             pose = out["poses_3d"]
             tr = out.get("trajectory")
             if resample:
@@ -137,12 +143,16 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
             poses[p, s:e] = pose
             if tr is not None:
                 traj[p, s:e] = tr
+    if fixed_bones and lm.output_layout == "h36m17":
+        for p in range(p_count):
+            if tracks.valid[p].any():
+                poses[p, tracks.valid[p]] = enforce_bone_lengths(poses[p, tracks.valid[p]])
     invalid = ~tracks.valid
     kp_out = kp17.astype(np.float32).copy()
     kp_out[invalid] = np.nan
     sc_out = sc17.astype(np.float32).copy()
     sc_out[invalid] = 0.0
-    traj[invalid] = np.nan if lm.model_traj is not None else 0.0
+    traj[invalid] = np.nan if (lm.model_traj is not None or geometric_trajectory) else 0.0
     fps = tracks.fps if tracks.fps else lm.fps
     return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height))
 
