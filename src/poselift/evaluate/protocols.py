@@ -20,7 +20,7 @@ from poselift.geometry.cameras import Camera, h36m_cameras
 from poselift.geometry.metrics import evaluate_sequences, p_mpjpe, aggregate_by_action
 from poselift.geometry.skeletons import convert
 from poselift.lift.inference import lift_sequence
-from poselift.lift.pipeline import resample_linear
+from poselift.timeseries import resample_sequence
 from poselift.lift.weights import LiftModel
 
 NOISE_SEED = 20190616  # fixed: "--input noisy" is reproducible
@@ -48,11 +48,11 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
     t_src = np.arange(len(kp)) / s.fps
     if resample:
         t_m = np.arange(0, t_src[-1] + 0.5 / lm.fps, 1 / lm.fps)
-        kp = resample_linear(kp, t_src, t_m)
+        kp = resample_sequence(kp, t_src, t_m)
     out = lift_sequence(lm, kp, s.width, s.height, tta=tta, focal_px=s.focal, center_px=s.center,
                         geometric_trajectory=True)
     if resample:
-        out = {k: resample_linear(v, t_m, t_src) for k, v in out.items()}
+        out = {k: resample_sequence(v, t_m, t_src) for k, v in out.items()}
     return out
 
 

@@ -68,6 +68,7 @@ import numpy as np
 from poselift.errors import InputError, PoseliftError
 from poselift.geometry.skeletons import H36M17, h36m32_to_h36m17
 from poselift.io.bvh import BvhMotion, read_bvh
+from poselift.timeseries import resample_sequence
 from poselift.io.h36m_expmap import EXPMAP_FPS, read_h36m_expmap, yup_to_zup
 
 __all__ = ["MocapClip", "SkeletonMap", "SKELETON_MAPS", "register_skeleton_map", "detect_skeleton_map",
@@ -325,11 +326,8 @@ def resample(x: np.ndarray, fps_in: float, fps_out: float) -> np.ndarray:
         return x
     span = (x.shape[0] - 1) / fps_in
     n = int(np.floor(span * fps_out + 1e-6)) + 1
-    t = np.arange(n) * (fps_in / fps_out)
-    i0 = np.minimum(np.floor(t).astype(np.int64), x.shape[0] - 1)
-    i1 = np.minimum(i0 + 1, x.shape[0] - 1)
-    w = (t - i0).reshape((-1,) + (1,) * (x.ndim - 1))
-    return (x[i0] * (1 - w) + x[i1] * w).astype(x.dtype, copy=False)
+    t_src = np.arange(x.shape[0]) / fps_in
+    return resample_sequence(x, t_src, np.arange(n) / fps_out).astype(x.dtype, copy=False)
 
 
 # ------------------------------------------------------------------------------- cache

@@ -13,6 +13,7 @@ from poselift.errors import InputError
 from poselift.geometry.skeletons import H36M17, convert, enforce_bone_lengths, get_skeleton
 from poselift.lift.inference import lift_sequence
 from poselift.lift.weights import LiftModel, load_model
+from poselift.timeseries import resample_sequence
 
 
 @dataclass
@@ -66,22 +67,6 @@ class Result3D:
         }
 
 
-def resample_linear(x: np.ndarray, t_src: np.ndarray, t_dst: np.ndarray) -> np.ndarray:
-    """Linearly interpolate ``x (T_src, ...)`` sampled at ``t_src`` onto ``t_dst``.
-
-    Times outside ``t_src`` take the nearest end value. Both time arrays must be increasing.
-    """
-    x = np.asarray(x)
-    t_src = np.asarray(t_src, dtype=np.float64)
-    t_dst = np.asarray(t_dst, dtype=np.float64)
-    if len(t_src) == 1:
-        return np.repeat(x[:1], len(t_dst), axis=0)
-    i = np.clip(np.searchsorted(t_src, t_dst, side="right") - 1, 0, len(t_src) - 2)
-    w = np.clip((t_dst - t_src[i]) / (t_src[i + 1] - t_src[i]), 0.0, 1.0)
-    w = w.reshape((-1,) + (1,) * (x.ndim - 1))
-    return ((1 - w) * x[i] + w * x[i + 1]).astype(x.dtype)
-
-
 def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
     """Half-open ``[start, end)`` runs of True in a 1D bool array."""
     m = np.concatenate([[False], mask.astype(bool), [False]])
@@ -130,14 +115,14 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
             if resample:
                 t_seg = times[s:e]
                 t_model = np.arange(t_seg[0], t_seg[-1] + 0.5 / lm.fps, 1.0 / lm.fps)
-                seg = resample_linear(seg, t_seg, t_model)
+                seg = resample_sequence(seg, t_seg, t_model)
             out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px,
                                 geometric_trajectory=geometric_trajectory)
             pose = out["poses_3d"]
             tr = out.get("trajectory")
             if resample:
-                pose = resample_linear(pose, t_model, t_seg)
-                tr = None if tr is None else resample_linear(tr, t_model, t_seg)
+                pose = resample_sequence(pose, t_model, t_seg)
+                tr = None if tr is None else resample_sequence(tr, t_model, t_seg)
             if root_relative:
                 pose = pose - pose[:, :1]
             poses[p, s:e] = pose
