@@ -76,6 +76,12 @@ class _TemporalBase(nn.Module):
         self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
         self.shrink = nn.Conv1d(channels, num_joints_out * 3, 1)
 
+    def _residual_block(self, i: int, x: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
+        """Block ``i``: temporal conv -> BN -> ReLU -> dropout -> 1x1 conv -> BN -> ReLU ->
+        dropout, added to ``res`` (the input frames aligned with the block's outputs)."""
+        x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
+        return res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+
     def set_bn_momentum(self, momentum: float) -> None:
         self.expand_bn.momentum = momentum
         for bn in self.layers_bn:
@@ -132,9 +138,7 @@ class TemporalModel(_TemporalBase):
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
         for i in range(len(self.pad) - 1):
             pad, shift = self.pad[i + 1], self.causal_shift[i + 1]
-            res = x[:, :, pad + shift: x.shape[2] - pad + shift]
-            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
-            x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+            x = self._residual_block(i, x, x[:, :, pad + shift: x.shape[2] - pad + shift])
         return self.shrink(x)
 
 
@@ -166,9 +170,7 @@ class TemporalModelOptimized1f(_TemporalBase):
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
         for i in range(len(self.pad) - 1):
             w = self.filter_widths[i + 1]
-            res = x[:, :, self.causal_shift[i + 1] + w // 2:: w]
-            x = self.drop(self.relu(self.layers_bn[2 * i](self.layers_conv[2 * i](x))))
-            x = res + self.drop(self.relu(self.layers_bn[2 * i + 1](self.layers_conv[2 * i + 1](x))))
+            x = self._residual_block(i, x, x[:, :, self.causal_shift[i + 1] + w // 2:: w])
         return self.shrink(x)
 
 
