@@ -17,7 +17,8 @@ Detectron per-video npz (written by VideoPose3D's ``infer_video_d2.py``)
     interpolation, as VideoPose3D's ``prepare_data_2d_custom`` does.
 
 Every reader goes through :func:`poselift.io.safe_npz.load_npz`: nothing in a file can
-run code.
+run code. Readers also take ``data``, the dict ``load_npz`` already returned for the
+file, so a caller that sniffed the kind first does not read the file twice.
 """
 
 from __future__ import annotations
@@ -91,10 +92,11 @@ def _obj(x: Any) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- data_2d
-def load_data_2d(path: str | Path) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict[str, Any]]:
+def load_data_2d(path: str | Path, data: dict[str, Any] | None = None
+                 ) -> tuple[dict[str, dict[str, list[np.ndarray]]], dict[str, Any]]:
     """``(positions_2d, metadata)``; each action is a list of float32 ``(T, J, C)`` per camera."""
     p = Path(path)
-    d = load_npz(p)
+    d = load_npz(p) if data is None else data
     pos = _require(d, "positions_2d", p)
     meta = _require(d, "metadata", p)
     if not isinstance(pos, dict) or not isinstance(meta, dict):
@@ -137,10 +139,10 @@ class CustomVideo:
     layout: str
 
 
-def load_custom_dataset(path: str | Path) -> dict[str, CustomVideo]:
+def load_custom_dataset(path: str | Path, data: dict[str, Any] | None = None) -> dict[str, CustomVideo]:
     """Read ``data_2d_custom_*.npz`` into ``{video: CustomVideo}``."""
     p = Path(path)
-    pos, meta = load_data_2d(p)
+    pos, meta = load_data_2d(p, data)
     vmeta = meta.get("video_metadata")
     if not isinstance(vmeta, dict):
         raise InputError("metadata has no 'video_metadata' (not a VideoPose3D custom dataset)", p)
@@ -191,10 +193,10 @@ class DetectronVideo:
     height: int
 
 
-def load_detectron_video(path: str | Path) -> DetectronVideo:
+def load_detectron_video(path: str | Path, data: dict[str, Any] | None = None) -> DetectronVideo:
     """Read a per-video npz from VideoPose3D's Detectron scripts (see module doc)."""
     p = Path(path)
-    d = load_npz(p)
+    d = load_npz(p) if data is None else data
     boxes, kps = _require(d, "boxes", p), _require(d, "keypoints", p)
     meta = _require(d, "metadata", p)
     if not isinstance(meta, dict) or not {"w", "h"} <= set(meta):
@@ -251,10 +253,10 @@ def save_detectron_video(path: str | Path, boxes: list[np.ndarray], keypoints: l
     save_npz(path, boxes=bx, segments=seg, keypoints=kx, metadata=_obj({"w": int(width), "h": int(height)}))
 
 
-def detect_npz_kind(path: str | Path) -> str:
+def detect_npz_kind(path: str | Path, data: dict[str, Any] | None = None) -> str:
     """Which VideoPose3D npz this is: ``custom``, ``data_2d``, ``data_3d``, ``detectron`` or ``poselift``."""
     p = Path(path)
-    d = load_npz(p)
+    d = load_npz(p) if data is None else data
     if "poses_3d" in d or ("keypoints_2d" in d and "scores_2d" in d):
         return "poselift"
     if "positions_3d" in d:

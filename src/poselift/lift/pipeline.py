@@ -148,21 +148,22 @@ def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
     from poselift.io import vp3d
     from poselift.io.safe_npz import load_npz
 
-    kind = vp3d.detect_npz_kind(path)
+    data = load_npz(path)  # read once, then interpreted by kind
+    kind = vp3d.detect_npz_kind(path, data)
     if kind == "custom":
         out = {}
-        for name, v in vp3d.load_custom_dataset(path).items():
+        for name, v in vp3d.load_custom_dataset(path, data).items():
             t = len(v.keypoints)
             out[name] = Tracks2D(v.keypoints[None], np.ones((1, t, v.keypoints.shape[1]), np.float32),
                                  np.ones((1, t), bool), v.layout, v.width, v.height)
         return out
     if kind == "detectron":
-        d = vp3d.load_detectron_video(path)
+        d = vp3d.load_detectron_video(path, data)
         t = len(d.keypoints)
         return {path.stem: Tracks2D(d.keypoints[None], d.scores[None], np.ones((1, t), bool), "coco17",
                                     d.width, d.height)}
     if kind == "poselift":
-        d = load_npz(path)
+        d = data
         try:
             kp = np.asarray(d["keypoints_2d"], np.float32)
             sc = np.asarray(d["scores_2d"], np.float32)
