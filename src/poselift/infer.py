@@ -284,10 +284,13 @@ def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions) -> l
             written.append(write_json(outdir / f"{stem}.json", arrays))
         elif fmt == "csv":
             written.append(write_csv(outdir / f"{stem}.csv", arrays))
+        elif fmt == "html":
+            from poselift.export.html import write_html
+            written.append(write_html(outdir / f"{stem}.html", arrays, title=stem))
         elif fmt == "npz":
             continue
         else:
-            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv)")
+            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv, html)")
     if opts.viz_export is not None:
         from poselift.export.formats import write_npy
         poses = arrays["poses_3d"][0]

@@ -63,7 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "sensible --focal-length/--fov for metric depth)")
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
-                   help="extra formats beside the npz, comma-separated: json, csv")
+                   help="extra formats beside the npz, comma-separated: json, csv, html (a self-contained "
+                        "interactive 3D viewer page)")
     o.add_argument("--viz-export", default=None, metavar="FILE.npy",
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
@@ -97,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     exports = tuple(e.strip().lower() for e in args.export.split(",") if e.strip())
-    bad = [e for e in exports if e not in ("json", "csv", "npz")]
+    bad = [e for e in exports if e not in ("json", "csv", "npz", "html")]
     if bad:
-        raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv)")
+        raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html)")
     opts = InferOptions(
         outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
         causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,

@@ -1,0 +1,295 @@
+"""A self-contained interactive HTML viewer for a result (``--export html``).
+
+One file, no network: the data is embedded as compact JSON (3D in millimetres, 2D in
+pixels, integers; invalid frames are ``null``) and drawn by a small inline script on a
+``<canvas>`` with its own perspective projection. The page plays the skeletons at the
+source frame rate (requestAnimationFrame and elapsed time), orbits on mouse drag, zooms
+on the wheel, pauses on the button or the space bar, scrubs with a slider and shows the
+2D keypoints in image coordinates in a panel that can be toggled (button or ``k``).
+
+For tests and scripting the page exposes ``window.poseliftViewer`` (``frame``,
+``playing``, ``numFrames``) and mirrors it, with any caught script errors, in
+``<pre id="status">``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from poselift.fsutil import atomic_write
+
+
+def _frames_or_none(a: np.ndarray, ok: np.ndarray, scale: float) -> list:
+    """[T, J, C] floats -> per frame a flat list of rounded ints, or None where not ``ok``."""
+    out: list = []
+    flat = np.round(np.nan_to_num(a, nan=0.0) * scale).astype(np.int64).reshape(len(a), -1)
+    for t in range(len(a)):
+        out.append(flat[t].tolist() if ok[t] else None)
+    return out
+
+
+def viewer_data(arrays: Mapping[str, Any], title: str = "poselift") -> dict:
+    """The JSON document the page embeds (also handy for tests)."""
+    poses = np.asarray(arrays["poses_3d"], dtype=np.float64)  # [P,T,J,3]
+    traj = np.asarray(arrays.get("trajectory", np.zeros(poses.shape[:2] + (3,))), dtype=np.float64)
+    kp = np.asarray(arrays["keypoints_2d"], dtype=np.float64)  # [P,T,J,2]
+    p_count, t_count, j_count = poses.shape[:3]
+    valid = np.asarray(arrays.get("valid", np.ones((p_count, t_count), bool)), dtype=bool)
+    traj = np.where(np.isfinite(traj), traj, 0.0)
+    world = poses + traj[:, :, None, :]  # camera frame, metres
+    ok3 = valid & np.isfinite(world).all(axis=(2, 3))
+    ok2 = valid & np.isfinite(kp).all(axis=(2, 3))
+    fps = float(arrays.get("fps", 0.0) or 0.0)
+    if not np.isfinite(fps) or fps <= 0:
+        fps = 25.0
+    size = [int(v) for v in np.asarray(arrays.get("image_size", [0, 0])).ravel()[:2]]
+    if size[0] <= 0 or size[1] <= 0:  # fall back to the keypoints' extent
+        pts = kp[ok2] if ok2.any() else np.zeros((1, j_count, 2))
+        size = [int(max(1, np.ceil(pts[..., 0].max()))), int(max(1, np.ceil(pts[..., 1].max())))]
+    names = [str(n) for n in arrays.get("joint_names", [str(j) for j in range(j_count)])]
+    parents = [int(p) for p in arrays["parents"]]
+    side = [1 if n.startswith("left") else (-1 if n.startswith("right") else 0) for n in names]
+
+    # Scene framing, in the camera frame: floor = lowest point (largest y), centre = mean root.
+    if ok3.any():
+        pts = world[ok3]  # [N,J,3]
+        floor_y = float(np.percentile(pts[..., 1].max(axis=1), 98))
+        roots = pts[:, 0, :]
+        centre = roots.mean(axis=0)
+        spread = float(np.ptp(roots[:, [0, 2]], axis=0).max()) if len(roots) > 1 else 0.0
+    else:
+        floor_y, centre, spread = 1.0, np.zeros(3), 0.0
+    return {
+        "title": title,
+        "fps": fps,
+        "numFrames": int(t_count),
+        "numPeople": int(p_count),
+        "imageSize": size,
+        "jointNames": names,
+        "parents": parents,
+        "side": side,
+        "floorY": round(floor_y, 3),
+        "centre": [round(float(v), 3) for v in centre],
+        "spread": round(spread, 3),
+        "people": [{"p3": _frames_or_none(world[p], ok3[p], 1000.0),
+                    "p2": _frames_or_none(kp[p], ok2[p], 1.0)} for p in range(p_count)],
+    }
+
+
+def write_html(path: str | Path, arrays: Mapping[str, Any], title: str = "poselift viewer") -> Path:
+    """Write the viewer for the npz contract's ``arrays`` to ``path`` (atomically)."""
+    doc = viewer_data(arrays, title)
+    blob = json.dumps(doc, separators=(",", ":")).replace("</", "<\\/")
+    page = (_PAGE.replace("@@TITLE@@", html.escape(title))
+            .replace("@@DATA@@", blob))
+    return atomic_write(Path(path), lambda p: p.write_text(page, encoding="utf-8"))
+
+
+_PAGE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>@@TITLE@@</title>
+<style>
+html,body{margin:0;height:100%;background:#1c1f24;color:#dde;font:13px system-ui,sans-serif;overflow:hidden}
+#bar{display:flex;gap:8px;align-items:center;padding:6px 10px;background:#2a2e35;height:28px}
+#bar button{background:#3b414b;color:#eee;border:1px solid #555;border-radius:4px;padding:3px 10px;cursor:pointer}
+#scrub{flex:1}
+#title{font-weight:600;margin-right:6px;white-space:nowrap}
+#time{font-variant-numeric:tabular-nums;white-space:nowrap;min-width:130px}
+#view{position:absolute;top:40px;left:0;right:0;bottom:0}
+#c3{width:100%;height:100%;display:block;cursor:grab}
+#c2{position:absolute;top:10px;right:10px;background:#111;border:1px solid #555}
+#status{position:absolute;left:8px;bottom:4px;margin:0;color:#778;font-size:11px;pointer-events:none}
+#help{position:absolute;left:8px;top:6px;color:#778;font-size:11px;pointer-events:none}
+</style></head>
+<body>
+<div id="bar"><span id="title">@@TITLE@@</span>
+<button id="play" title="play / pause (space)">Pause</button>
+<input id="scrub" type="range" min="0" max="0" value="0" step="1">
+<span id="time"></span>
+<button id="toggle2d" title="2D keypoints panel (k)">2D</button></div>
+<div id="view"><canvas id="c3"></canvas><canvas id="c2"></canvas>
+<div id="help">drag: orbit &middot; wheel: zoom &middot; space: pause &middot; k: 2D panel</div>
+<pre id="status">loading</pre></div>
+<script type="application/json" id="poselift-data">@@DATA@@</script>
+<script>
+(function(){
+"use strict";
+var errors=[];
+var statusEl=document.getElementById("status");
+function showStatus(){
+  var v=window.poseliftViewer||{};
+  statusEl.textContent="frame="+v.frame+" playing="+v.playing+" numFrames="+v.numFrames+
+    " errors="+errors.length+(errors.length?"\n"+errors.join("\n"):"");
+}
+window.onerror=function(msg,src,line,col){errors.push(String(msg)+" @"+line+":"+col);showStatus();};
+var D=JSON.parse(document.getElementById("poselift-data").textContent);
+var T=D.numFrames, P=D.numPeople, J=D.parents.length, fps=D.fps;
+var V=window.poseliftViewer={frame:0,playing:T>1,numFrames:T};
+var HUES=[205,25,120,285,55,340,170,0];
+function colour(p,side,light){
+  var h=HUES[p%HUES.length], l=side>0?68:(side<0?42:56);
+  return "hsl("+h+",80%,"+(l+(light||0))+"%)";
+}
+// world (y up) from the embedded camera frame (y down), metres
+var FY=-D.floorY, C=[D.centre[0],-D.centre[1],D.centre[2]];
+var target=[C[0],FY+0.9,C[2]];
+var yaw=0.35, pitch=0.3, dist=Math.max(3.2,2.2+1.6*D.spread), FOV=0.9;
+var c3=document.getElementById("c3"), g=c3.getContext("2d");
+var c2=document.getElementById("c2"), g2=c2.getContext("2d");
+var show2d=true;
+var scrub=document.getElementById("scrub"), playBtn=document.getElementById("play");
+var timeEl=document.getElementById("time");
+scrub.max=String(Math.max(0,T-1));
+function resize(){
+  var r=c3.getBoundingClientRect(), dpr=window.devicePixelRatio||1;
+  c3.width=Math.max(1,Math.round(r.width*dpr)); c3.height=Math.max(1,Math.round(r.height*dpr));
+  var w=Math.max(120,Math.round(r.width*0.3)), s=w/D.imageSize[0];
+  c2.width=w; c2.height=Math.max(1,Math.round(D.imageSize[1]*s));
+  c2.style.display=show2d?"block":"none";
+}
+window.addEventListener("resize",function(){resize();draw();});
+function basis(){
+  var cp=Math.cos(pitch), eye=[target[0]+dist*Math.sin(yaw)*cp, target[1]+dist*Math.sin(pitch),
+                             target[2]-dist*Math.cos(yaw)*cp];
+  var f=[target[0]-eye[0],target[1]-eye[1],target[2]-eye[2]], n=Math.hypot(f[0],f[1],f[2]);
+  f=[f[0]/n,f[1]/n,f[2]/n];
+  var r=[f[2],0,-f[0]], rn=Math.hypot(r[0],r[2])||1; r=[r[0]/rn,0,r[2]/rn];  // up x f
+  var u=[f[1]*r[2]-f[2]*r[1], f[2]*r[0]-f[0]*r[2], f[0]*r[1]-f[1]*r[0]];     // f x r
+  return {e:eye,f:f,r:r,u:u};
+}
+function project(B,x,y,z){
+  var dx=x-B.e[0], dy=y-B.e[1], dz=z-B.e[2];
+  var zc=dx*B.f[0]+dy*B.f[1]+dz*B.f[2];
+  if(zc<0.05) return null;
+  var F=0.5*c3.height/Math.tan(FOV/2);
+  return [c3.width/2+F*(dx*B.r[0]+dy*B.r[1]+dz*B.r[2])/zc,
+          c3.height/2-F*(dx*B.u[0]+dy*B.u[1]+dz*B.u[2])/zc, zc];
+}
+function drawGrid(B){
+  var half=Math.max(2,Math.ceil(D.spread/2+1.5)), step=0.5, cx=Math.round(C[0]/step)*step,
+      cz=Math.round(C[2]/step)*step;
+  g.lineWidth=1;
+  for(var i=-half/step;i<=half/step;i++){
+    var major=(i%2===0);
+    g.strokeStyle=major?"#3d434d":"#2d3139";
+    line3(B,cx+i*step,FY,cz-half,cx+i*step,FY,cz+half);
+    line3(B,cx-half,FY,cz+i*step,cx+half,FY,cz+i*step);
+  }
+}
+function line3(B,x0,y0,z0,x1,y1,z1){  // clipped against the near plane by subdividing
+  var n=8, prev=null;
+  g.beginPath();
+  for(var k=0;k<=n;k++){
+    var t=k/n, q=project(B,x0+(x1-x0)*t,y0+(y1-y0)*t,z0+(z1-z0)*t);
+    if(q&&prev) g.lineTo(q[0],q[1]); else if(q) g.moveTo(q[0],q[1]);
+    prev=q;
+  }
+  g.stroke();
+}
+function draw(){
+  var f=V.frame, B=basis(), dpr=window.devicePixelRatio||1;
+  g.fillStyle="#1c1f24"; g.fillRect(0,0,c3.width,c3.height);
+  drawGrid(B);
+  var segs=[], dots=[];
+  for(var p=0;p<P;p++){
+    var a=D.people[p].p3[f];
+    if(!a) continue;
+    var q=[];
+    for(var j=0;j<J;j++) q.push(project(B,a[3*j]/1000,-a[3*j+1]/1000,a[3*j+2]/1000));
+    for(j=0;j<J;j++){
+      var pa=D.parents[j];
+      if(q[j]) dots.push([q[j],p,D.side[j]]);
+      if(pa<0||!q[j]||!q[pa]) continue;
+      segs.push([q[pa],q[j],p,D.side[j]]);
+    }
+    // a shadow of the root on the floor
+    var s=project(B,a[0]/1000,FY,a[2]/1000);
+    if(s){g.fillStyle="rgba(0,0,0,0.35)";g.beginPath();g.arc(s[0],s[1],Math.max(2,30*dpr/s[2]),0,7);g.fill();}
+  }
+  segs.sort(function(x,y){return (y[0][2]+y[1][2])-(x[0][2]+x[1][2]);});
+  g.lineCap="round";
+  for(var i=0;i<segs.length;i++){
+    var sg=segs[i];
+    g.strokeStyle=colour(sg[2],sg[3]);
+    g.lineWidth=Math.max(1.5,14*dpr/((sg[0][2]+sg[1][2])/2));
+    g.beginPath(); g.moveTo(sg[0][0],sg[0][1]); g.lineTo(sg[1][0],sg[1][1]); g.stroke();
+  }
+  for(i=0;i<dots.length;i++){
+    var d=dots[i];
+    g.fillStyle=colour(d[1],d[2],12);
+    g.beginPath(); g.arc(d[0][0],d[0][1],Math.max(1.5,12*dpr/d[0][2]),0,7); g.fill();
+  }
+  if(show2d) draw2d(f);
+  scrub.value=String(f);
+  timeEl.textContent="frame "+f+"/"+Math.max(0,T-1)+"  "+(f/fps).toFixed(2)+" s";
+  showStatus();
+}
+function draw2d(f){
+  var s=c2.width/D.imageSize[0];
+  g2.fillStyle="#111"; g2.fillRect(0,0,c2.width,c2.height);
+  g2.lineWidth=2; g2.lineCap="round";
+  for(var p=0;p<P;p++){
+    var a=D.people[p].p2[f];
+    if(!a) continue;
+    for(var j=0;j<J;j++){
+      var pa=D.parents[j];
+      if(pa<0) continue;
+      g2.strokeStyle=colour(p,D.side[j]);
+      g2.beginPath(); g2.moveTo(a[2*pa]*s,a[2*pa+1]*s); g2.lineTo(a[2*j]*s,a[2*j+1]*s); g2.stroke();
+    }
+  }
+}
+// playback: the frame shown is the one whose time (index / fps) has been reached
+var clock=0, last=null;
+function setPlaying(on){
+  V.playing=!!on&&T>1; last=null; playBtn.textContent=V.playing?"Pause":"Play"; showStatus();
+}
+function advance(now){
+  if(V.playing){
+    if(last!==null) clock+=Math.max(0,now-last)/1000;
+    last=now;
+    var dur=T/fps;
+    if(clock>=dur) clock=clock%dur;
+    var f=Math.min(T-1,Math.floor(clock*fps+1e-6));
+    if(f!==V.frame){V.frame=f; draw();}
+  }
+}
+var rafSeen=performance.now();
+function tick(now){rafSeen=performance.now(); advance(now); window.requestAnimationFrame(tick);}
+// fallback clock when animation frames are not delivered (headless browsers, some hidden views)
+setInterval(function(){var now=performance.now(); if(now-rafSeen>250) advance(now);},40);
+playBtn.addEventListener("click",function(){setPlaying(!V.playing);});
+document.getElementById("toggle2d").addEventListener("click",function(){show2d=!show2d;resize();draw();});
+scrub.addEventListener("input",function(){
+  V.frame=Math.max(0,Math.min(T-1,parseInt(scrub.value,10)||0)); clock=V.frame/fps; last=null; draw();
+});
+window.addEventListener("keydown",function(e){
+  if(e.code==="Space"||e.key===" "){e.preventDefault(); setPlaying(!V.playing);}
+  else if(e.key==="k"||e.key==="K"){show2d=!show2d; resize(); draw();}
+});
+var drag=null;
+c3.addEventListener("pointerdown",function(e){drag=[e.clientX,e.clientY]; c3.setPointerCapture(e.pointerId);
+  c3.style.cursor="grabbing";});
+c3.addEventListener("pointermove",function(e){
+  if(!drag) return;
+  yaw-=(e.clientX-drag[0])*0.008;
+  pitch=Math.max(-1.4,Math.min(1.4,pitch+(e.clientY-drag[1])*0.008));
+  drag=[e.clientX,e.clientY]; draw();
+});
+function endDrag(){drag=null; c3.style.cursor="grab";}
+c3.addEventListener("pointerup",endDrag); c3.addEventListener("pointercancel",endDrag);
+c3.addEventListener("wheel",function(e){
+  e.preventDefault(); dist=Math.max(0.5,Math.min(100,dist*Math.exp(e.deltaY*0.001))); draw();
+},{passive:false});
+resize(); setPlaying(T>1); draw();
+window.requestAnimationFrame(tick);
+})();
+</script>
+</body></html>
+"""
