@@ -46,6 +46,7 @@ class InferOptions:
     focal_length: float | None = None
     fov: float | None = None
     exports: tuple[str, ...] = ()
+    bvh_smooth: bool = True
     viz_export: Path | None = None
     render: bool = True
     render_format: str = "mp4"
@@ -287,15 +288,33 @@ def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions) -> l
         elif fmt == "html":
             from poselift.export.html import write_html
             written.append(write_html(outdir / f"{stem}.html", arrays, title=stem))
+        elif fmt == "bvh":
+            written += _write_bvh_people(arrays, outdir, stem, opts.bvh_smooth)
         elif fmt == "npz":
             continue
         else:
-            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv, html)")
+            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv, html, bvh)")
     if opts.viz_export is not None:
         from poselift.export.formats import write_npy
         poses = arrays["poses_3d"][0]
         written.append(write_npy(opts.viz_export, poses))
     return written
+
+
+def _write_bvh_people(arrays: dict[str, Any], outdir: Path, stem: str, smooth: bool) -> list[Path]:
+    """``<stem>.bvh`` for one person, ``<stem>_person<k>.bvh`` for several (people without a
+    single valid frame are left out)."""
+    from poselift.export.bvh import write_bvh
+
+    poses, traj, valid = arrays["poses_3d"], arrays["trajectory"], arrays["valid"]
+    n = poses.shape[0]
+    out = []
+    for k in range(n):
+        if not valid[k].any():
+            continue
+        name = f"{stem}.bvh" if n == 1 else f"{stem}_person{k}.bvh"
+        out.append(write_bvh(outdir / name, poses[k], traj[k], float(arrays["fps"]), valid[k], smooth=smooth))
+    return out
 
 
 def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Path:

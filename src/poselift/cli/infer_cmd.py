@@ -64,7 +64,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
                    help="extra formats beside the npz, comma-separated: json, csv, html (a self-contained "
-                        "interactive 3D viewer page)")
+                        "interactive 3D viewer page), bvh (motion capture, Y up, centimetres, one "
+                        "<stem>.bvh per person; see docs/blender.md)")
+    o.add_argument("--bvh-no-smooth", dest="bvh_smooth", action="store_false",
+                   help="write the BVH without its zero-phase smoothing (sigma 1 frame) of the positions")
     o.add_argument("--viz-export", default=None, metavar="FILE.npy",
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
@@ -98,16 +101,16 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise InputError(str(exc)) from None
     exports = tuple(e.strip().lower() for e in args.export.split(",") if e.strip())
-    bad = [e for e in exports if e not in ("json", "csv", "npz", "html")]
+    bad = [e for e in exports if e not in ("json", "csv", "npz", "html", "bvh")]
     if bad:
-        raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html)")
+        raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html, bvh)")
     opts = InferOptions(
         outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
         causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
         detector=args.detector, detector_model=args.detector_model,
         keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
         score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
-        focal_length=args.focal_length, fov=args.fov, exports=exports,
+        focal_length=args.focal_length, fov=args.fov, exports=exports, bvh_smooth=args.bvh_smooth,
         viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,
         render_format=args.render_format, viz_size=args.viz_size, viz_downsample=args.viz_downsample,
         viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
