@@ -587,3 +587,16 @@ def test_cli_process_batch_keeps_going(taiji, tiny_model, tmp_path):
     frames = sum(1 for _ in read_frames(taiji, None, 3.4))
     for stem in ("a_taiji", "b_taiji"):
         check_contract(out / f"{stem}.npz", frames, (448, 336))
+
+
+def test_time_range_with_keypoint_file_is_refused(tiny_model, blank_video, tmp_path, capfd):
+    """--start/--end/--fps choose video frames to detect on; they cannot trim a keypoint file."""
+    kp = person_coco(np.arange(T_KP) / 25.0)
+    src = write_custom_npz(tmp_path / "data_2d_custom_clip.npz", kp)
+    out = tmp_path / "out"
+    capfd.readouterr()
+    rc = run_infer(blank_video(25.0), "--keypoints", src, "--start", "0:01", "-o", out, "--no-render",
+                   model=tiny_model)
+    err = capfd.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "--keypoints" in err[0] and str(src) in err[0]
+    assert listing(out) == []
