@@ -76,6 +76,27 @@ class _TemporalBase(nn.Module):
         self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
         self.shrink = nn.Conv1d(channels, num_joints_out * 3, 1)
 
+    def _build_blocks(self, channels: int, temporal_conv, shift_unit) -> None:
+        """Create ``layers_conv``/``layers_bn`` and the per-block ``pad``/``causal_shift``.
+
+        ``temporal_conv(w, dilation)`` makes block ``i``'s temporal convolution for filter
+        width ``w`` at the dilation the dilated network would use; ``shift_unit(w, dilation)``
+        is that block's causal shift in the variant's own time steps.
+        """
+        widths = self.filter_widths
+        convs, bns = [], []
+        # A causal model sees only the past: each block's residual is taken `shift` later.
+        self.causal_shift = [widths[0] // 2 if self.causal else 0]
+        dilation = widths[0]
+        for w in widths[1:]:
+            self.pad.append((w - 1) * dilation // 2)
+            self.causal_shift.append(shift_unit(w, dilation) if self.causal else 0)
+            convs += [temporal_conv(w, dilation), nn.Conv1d(channels, channels, 1, bias=False)]
+            bns += [nn.BatchNorm1d(channels, momentum=0.1), nn.BatchNorm1d(channels, momentum=0.1)]
+            dilation *= w
+        self.layers_conv = nn.ModuleList(convs)
+        self.layers_bn = nn.ModuleList(bns)
+
     def _residual_block(self, i: int, x: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
         """Block ``i``: temporal conv -> BN -> ReLU -> dropout -> 1x1 conv -> BN -> ReLU ->
         dropout, added to ``res`` (the input frames aligned with the block's outputs)."""
@@ -118,21 +139,14 @@ class TemporalModel(_TemporalBase):
         super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout, channels)
         self.dense = dense
         self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0], bias=False)
-        convs, bns = [], []
-        # A causal model sees only the past: each block's residual is taken `shift` later.
-        self.causal_shift = [filter_widths[0] // 2 if causal else 0]
-        dilation = filter_widths[0]
-        for w in filter_widths[1:]:
-            self.pad.append((w - 1) * dilation // 2)
-            self.causal_shift.append((w // 2) * dilation if causal else 0)
-            kernel = 2 * self.pad[-1] + 1 if dense else w
-            convs.append(nn.Conv1d(channels, channels, kernel, dilation=1 if dense else dilation, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            dilation *= w
-        self.layers_conv = nn.ModuleList(convs)
-        self.layers_bn = nn.ModuleList(bns)
+
+        def conv(w: int, d: int) -> nn.Conv1d:
+            # Dense: one undilated kernel spanning the whole dilated filter.
+            if dense:
+                return nn.Conv1d(channels, channels, (w - 1) * d + 1, bias=False)
+            return nn.Conv1d(channels, channels, w, dilation=d, bias=False)
+
+        self._build_blocks(channels, conv, lambda w, d: (w // 2) * d)
 
     def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
@@ -151,20 +165,9 @@ class TemporalModelOptimized1f(_TemporalBase):
         super().__init__(num_joints_in, in_features, num_joints_out, filter_widths, causal, dropout, channels)
         self.expand_conv = nn.Conv1d(num_joints_in * in_features, channels, filter_widths[0],
                                      stride=filter_widths[0], bias=False)
-        convs, bns = [], []
-        self.causal_shift = [filter_widths[0] // 2 if causal else 0]
-        dilation = filter_widths[0]
-        for w in filter_widths[1:]:
-            self.pad.append((w - 1) * dilation // 2)
-            # In strided space one step is one frame of the previous block's output.
-            self.causal_shift.append(w // 2 if causal else 0)
-            convs.append(nn.Conv1d(channels, channels, w, stride=w, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            convs.append(nn.Conv1d(channels, channels, 1, bias=False))
-            bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            dilation *= w
-        self.layers_conv = nn.ModuleList(convs)
-        self.layers_bn = nn.ModuleList(bns)
+        # In strided space one step is one frame of the previous block's output.
+        self._build_blocks(channels, lambda w, d: nn.Conv1d(channels, channels, w, stride=w, bias=False),
+                           lambda w, d: w // 2)
 
     def _forward_blocks(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.relu(self.expand_bn(self.expand_conv(x))))
