@@ -19,8 +19,7 @@ from poselift.errors import InputError
 from poselift.geometry.cameras import Camera, h36m_cameras
 from poselift.geometry.metrics import evaluate_sequences, p_mpjpe, aggregate_by_action
 from poselift.geometry.skeletons import convert
-from poselift.lift.inference import lift_sequence
-from poselift.timeseries import resample_sequence
+from poselift.lift.pipeline import Tracks2D, lift_tracks
 from poselift.lift.weights import LiftModel
 
 NOISE_SEED = 20190616  # fixed: "--input noisy" is reproducible
@@ -43,17 +42,15 @@ class Sequence2D3D:
 
 
 def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
-    kp = convert(s.kp_px, "h36m17", lm.input_layout) if lm.input_layout != "h36m17" else s.kp_px
-    resample = abs(s.fps - lm.fps) > 0.01 * lm.fps
-    t_src = np.arange(len(kp)) / s.fps
-    if resample:
-        t_m = np.arange(0, t_src[-1] + 0.5 / lm.fps, 1 / lm.fps)
-        kp = resample_sequence(kp, t_src, t_m)
-    out = lift_sequence(lm, kp, s.width, s.height, tta=tta, focal_px=s.focal, center_px=s.center,
-                        geometric_trajectory=True)
-    if resample:
-        out = {k: resample_sequence(v, t_m, t_src) for k, v in out.items()}
-    return out
+    """Lift one sequence exactly as ``infer``/``lift`` do (layout, resampling, padding),
+    with the camera's own intrinsics and the geometric root when there is no trajectory
+    network. Poses are the network's output, not root-centred."""
+    t = len(s.kp_px)
+    tracks = Tracks2D(s.kp_px[None].astype(np.float32), np.ones((1, t, 17), np.float32), np.ones((1, t), bool),
+                      "h36m17", s.width, s.height, s.fps)
+    res = lift_tracks(lm, tracks, tta=tta, root_relative=False, focal_px=s.focal, center_px=s.center,
+                      geometric_trajectory=True)
+    return {"poses_3d": res.poses_3d[0], "trajectory": res.trajectory[0]}
 
 
 def _score(lm: LiftModel, seqs: list[Sequence2D3D], tta: bool, progress: bool) -> dict[str, Any]:

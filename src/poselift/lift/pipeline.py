@@ -76,7 +76,8 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
                 focal_px: float | None = None, fixed_bones: bool = False,
-                geometric_trajectory: bool = False) -> Result3D:
+                geometric_trajectory: bool = False,
+                center_px: tuple[float, float] | None = None) -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -84,7 +85,8 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     When the sequence's frame rate is known and differs from the model's by more than
     1 %, each run is resampled to the model's rate, lifted, and resampled back.
     ``focal_px`` (pixels) defaults to a 26 mm-equivalent lens for the image size; it
-    matters for lens-normalised models and trajectories. ``fixed_bones`` gives each
+    matters for lens-normalised models and trajectories; ``center_px`` is the principal
+    point (default: the image centre). ``fixed_bones`` gives each
     person constant bone lengths (their medians, see
     :func:`~poselift.geometry.skeletons.enforce_bone_lengths`); ``geometric_trajectory``
     fills the trajectory, when the model has no trajectory network, with the root
@@ -117,7 +119,7 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
                 t_model = np.arange(t_seg[0], t_seg[-1] + 0.5 / lm.fps, 1.0 / lm.fps)
                 seg = resample_sequence(seg, t_seg, t_model)
             out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px,
-                                geometric_trajectory=geometric_trajectory)
+                                center_px=center_px, geometric_trajectory=geometric_trajectory)
             pose = out["poses_3d"]
             tr = out.get("trajectory")
             if resample:
