@@ -55,7 +55,7 @@ def test_tiny_training_reduces_loss(tmp_path):
     card = read_model_card(res.model_path)
     assert card["kind"] == "pose" and card["fps"] == 50.0 and card["training"]["epochs_done"] == 4
     lm = load_model(res.model_path)
-    assert lm.receptive_field == 9 and lm.input_normalization == "focal"
+    assert lm.receptive_field == 9 and lm.input_normalization == "focal_scaled"
 
 
 def test_resume_continues_and_checkpoint_is_weights_only(tmp_path):

@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="semi-supervised training: pose + trajectory on labelled data, back-projection "
                         "and bone-length losses on --subjects-unlabeled")
     m.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before semi-supervision")
+    m.add_argument("--input-norm", choices=("focal_scaled", "focal"), default="focal_scaled",
+                   help="2D input units: camera rays (x - c) / f, further centred on the person and divided "
+                        "by their 2D size (focal_scaled, default: lens- and distance-invariant), or rays only")
     m.add_argument("--init", default="", metavar="NAME_OR_PATH",
                    help="start from this poselift model's weights (same architecture), i.e. fine-tune it")
     o = p.add_argument_group("optimisation")
@@ -106,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
                       fps=args.fps, downsample=args.downsample, subset=args.subset,
                       kind="trajectory" if args.trajectory else "pose", semi_supervised=args.semi_supervised,
                       warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,
-                      init=args.init)
+                      init=args.init, input_norm=args.input_norm)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

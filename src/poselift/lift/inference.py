@@ -9,6 +9,8 @@ augmentation averages the prediction of the sequence with that of its mirror ima
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -23,42 +25,158 @@ _CHUNK = 4096
 _TRAJ_SMOOTH_FRAMES = 2.0
 
 
-def decode_trajectory(raw, root_rays):
-    """Network output -> root position, for trajectory models of the ``ray_logdepth`` kind.
+def decode_trajectory(raw, root_rays, scale=None):
+    """Network output -> root position in the camera frame, metres.
 
-    Depth is far easier to learn as a log (it is inversely proportional to the person's
-    2D size) and the root's direction is already known from its 2D ray, so the network
-    predicts ``(dx, dy, log z)``: ``root = exp(log z) * (u + dx, v + dy, 1)`` where
-    ``(u, v)`` is the root joint's focal-normalised ray.
+    Two parameterisations exist; both use the root joint's focal-normalised ray
+    ``(u, v)`` because the root's direction is already known from its 2D position:
+
+    * ``ray_logdepth`` (``scale is None``): the network predicts ``(dx, dy, log z)``
+      and ``root = z * (u + dx, v + dy, 1)``.
+    * ``ray_logsize`` (``scale`` given, for ``focal_scaled`` input): the network sees
+      the person at a normalised size and so predicts the person's metric size, not
+      the depth: ``(dx, dy, log m)`` with ``z = m / scale`` (pinhole: 2D size = metric
+      size / depth) and ``root = z * (u + scale * dx, v + scale * dy, 1)``.
 
     Args:
         raw: ``(..., 3)`` network outputs (NumPy or torch).
         root_rays: ``(..., 2)`` focal-normalised 2D of the root joint, same frames.
+        scale: ``(...)`` the person's 2D size in focal-normalised units (see
+            :func:`scaled_rays`), or None.
     Returns:
         ``(..., 3)`` metres, camera frame.
     """
-    if isinstance(raw, torch.Tensor):
-        z = torch.exp(raw[..., 2:3].clamp(-3.0, 5.0))
-        return torch.cat([z * (root_rays + raw[..., :2]), z], dim=-1)
-    z = np.exp(np.clip(raw[..., 2:3], -3.0, 5.0))
-    return np.concatenate([z * (root_rays + raw[..., :2]), z], axis=-1)
+    torch_in = isinstance(raw, torch.Tensor)
+    exp = torch.exp if torch_in else np.exp
+    cat = (lambda a: torch.cat(a, dim=-1)) if torch_in else (lambda a: np.concatenate(a, axis=-1))
+    lz = raw[..., 2:3].clamp(-3.0, 5.0) if torch_in else np.clip(raw[..., 2:3], -3.0, 5.0)
+    if scale is None:
+        z = exp(lz)
+        return cat([z * (root_rays + raw[..., :2]), z])
+    s = scale[..., None]
+    z = exp(lz) / s
+    return cat([z * (root_rays + s * raw[..., :2]), z])
+
+
+def ray_rotation(rays: np.ndarray) -> np.ndarray:
+    """Rotations ``(..., 3, 3)`` turning the camera's optical axis onto ``rays (..., 2)``.
+
+    The smallest rotation taking ``(0, 0, 1)`` to the unit vector along ``(u, v, 1)``;
+    its columns are the axes of a virtual camera looking straight at that point, in
+    camera coordinates. Mirroring the image (``u -> -u``) mirrors the rotation, which
+    keeps flip test-time augmentation exact.
+    """
+    r = np.asarray(rays, dtype=np.float64)
+    d = np.concatenate([r, np.ones(r.shape[:-1] + (1,))], axis=-1)
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    vx, vy, c = -d[..., 1], d[..., 0], d[..., 2]          # v = z x d = (-dy, dx, 0)
+    k = 1.0 / (1.0 + c)
+    R = np.zeros(r.shape[:-1] + (3, 3))
+    R[..., 0, 0] = 1 - k * vy * vy
+    R[..., 0, 1] = k * vx * vy
+    R[..., 0, 2] = vy
+    R[..., 1, 0] = k * vx * vy
+    R[..., 1, 1] = 1 - k * vx * vx
+    R[..., 1, 2] = -vx
+    R[..., 2, 0] = -vy
+    R[..., 2, 1] = vx
+    R[..., 2, 2] = c
+    return R
+
+
+def person_scale(rays: np.ndarray, window: int, causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Running 2D size and root position of one person, in the units of ``rays``.
+
+    The per-frame size is the RMS distance of the joints from their mean; both it and
+    the root position are passed through a running median over ``window`` frames
+    (centred, or trailing for causal models) so a raised arm or one bad frame does not
+    rescale the input, while a person walking towards the camera still grows.
+
+    Args:
+        rays: ``(T, J, 2)`` keypoints (joint 0 = root).
+        window: frames of the running median (the model's receptive field).
+        causal: use only the current and past frames.
+    Returns:
+        ``scale (T,)`` and ``centre (T, 2)``.
+    """
+    from scipy.ndimage import median_filter
+
+    r = np.asarray(rays, dtype=np.float64)
+    spread = np.sqrt(((r - r.mean(axis=1, keepdims=True)) ** 2).sum(-1).mean(-1))
+    size = max(int(window), 1)
+    # A trailing window for causal models: scipy's origin shifts the window's centre.
+    origin = size // 2 - (1 - size % 2) if causal else 0
+    scale = median_filter(spread, size=size, mode="nearest", origin=origin)
+    centre = np.stack([median_filter(r[:, 0, k], size=size, mode="nearest", origin=origin) for k in range(2)], -1)
+    return np.maximum(scale, 1e-6), centre
+
+
+@dataclass
+class ScaledInput:
+    """``focal_scaled`` network input and what is needed to map outputs back.
+
+    Attributes:
+        x: ``(T, J, 2)`` float32 network input: the person seen by a virtual camera that
+            looks straight at them (``rays`` rotated by ``R``), divided by their 2D size.
+        rays: ``(T, J, 2)`` the keypoints as rays of that virtual camera (unscaled).
+        scale: ``(T,)`` the person's 2D size in those rays.
+        R: ``(T, 3, 3)`` virtual-camera axes in camera coordinates: ``X_cam = R @ X_virtual``.
+    """
+
+    x: np.ndarray
+    rays: np.ndarray
+    scale: np.ndarray
+    R: np.ndarray
+
+
+def scaled_rays(rays: np.ndarray, window: int, causal: bool = False) -> ScaledInput:
+    """``focal_scaled`` input from focal-normalised rays ``(T, J, 2)``.
+
+    Two normalisations remove everything about the camera that the pose does not
+    depend on: the rays are re-projected into a virtual camera rotated to look at the
+    person's (running-median) root, as a perspective crop does, so an off-centre person
+    looks as if filmed head-on; then they are divided by the person's 2D size (see
+    :func:`person_scale`), so lens and distance do not matter. The network predicts in
+    the virtual camera's frame; :func:`to_camera_frame` maps results back.
+    """
+    r = np.asarray(rays, dtype=np.float64)
+    _, centre = person_scale(r, window, causal)
+    R = ray_rotation(centre)
+    h = np.concatenate([r, np.ones(r.shape[:-1] + (1,))], axis=-1)
+    q = np.einsum("tji,tjk->tik", R, np.swapaxes(h, 1, 2))   # R^T h, per frame
+    q = np.swapaxes(q, 1, 2)
+    vr = q[..., :2] / q[..., 2:3]
+    scale, _ = person_scale(vr, window, causal)
+    x = vr / scale[:, None, None]
+    return ScaledInput(x.astype(np.float32), vr.astype(np.float32), scale.astype(np.float32), R.astype(np.float32))
+
+
+def to_camera_frame(points: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Points ``(T, J, 3)`` or ``(T, 3)`` in the virtual camera's frame -> camera frame."""
+    if points.ndim == 2:
+        return np.einsum("tij,tj->ti", R, points).astype(np.float32)
+    return np.einsum("tij,tkj->tki", R, points).astype(np.float32)
 
 
 def normalize_input(keypoints_px: np.ndarray, width: int, height: int, mode: str = "screen",
-                    focal_px: float | None = None, center_px: tuple[float, float] | None = None) -> np.ndarray:
+                    focal_px: float | None = None, center_px: tuple[float, float] | None = None,
+                    window: int = 1, causal: bool = False) -> np.ndarray:
     """Pixels ``(..., J, 2)`` -> the network's input units.
 
     ``screen``: VideoPose3D's ``x / w * 2 - [1, h / w]``. ``focal``: ``(x - c) / f``, i.e.
-    normalised camera rays, which removes the lens from the input.
+    normalised camera rays, which removes the lens from the input. ``focal_scaled``:
+    those rays centred on the person and divided by their 2D size (see
+    :func:`scaled_rays`; ``window`` is the running-median length, ``(T, J, 2)`` input).
     """
     kp = np.asarray(keypoints_px, dtype=np.float32)
     if mode == "screen":
         return normalize_screen_coordinates(kp, w=width, h=height).astype(np.float32)
-    if mode == "focal":
+    if mode in ("focal", "focal_scaled"):
         if focal_px is None:
             raise ValueError("focal normalisation needs a focal length")
         c = np.asarray(center_px if center_px is not None else (width / 2, height / 2), dtype=np.float32)
-        return ((kp - c) / float(focal_px)).astype(np.float32)
+        rays = ((kp - c) / float(focal_px)).astype(np.float32)
+        return rays if mode == "focal" else scaled_rays(rays, window, causal).x
     raise ValueError(f"unknown input normalisation {mode!r}")
 
 
@@ -132,19 +250,32 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
     if kp.ndim != 3 or kp.shape[1] != skel_in.num_joints or kp.shape[2] != 2:
         raise ValueError(f"model expects ({skel_in.num_joints} joints, 2) per frame in layout "
                          f"{skel_in.name}, got keypoints of shape {kp.shape}")
-    x = normalize_input(kp, width, height, lm.input_normalization, focal_px, center_px)
+    scale = si = None
+    if lm.input_normalization == "focal_scaled":
+        si = scaled_rays(normalize_input(kp, width, height, "focal", focal_px, center_px), lm.receptive_field,
+                         lm.causal)
+        x, rays, scale = si.x, si.rays, si.scale
+    else:
+        x = rays = normalize_input(kp, width, height, lm.input_normalization, focal_px, center_px)
     perm_in = skel_in.flip_permutation()
     try:
         perm_out = get_skeleton(lm.output_layout).flip_permutation()
     except KeyError:
         perm_out = None
     out = {"poses_3d": run_network(lm.model_pos, x, perm_in, perm_out, tta and perm_out is not None, lm.causal)}
+    if si is not None:
+        out["poses_3d"] = to_camera_frame(out["poses_3d"], si.R)
     if lm.model_traj is not None:
         traj = run_network(lm.model_traj, x, perm_in, np.zeros(1, dtype=int), tta, lm.causal)[:, 0]
-        if lm.extra.get("trajectory_parameterization") == "ray_logdepth":
+        param = lm.extra.get("trajectory_parameterization")
+        if param in ("ray_logdepth", "ray_logsize"):
+            if param == "ray_logsize" and scale is None:
+                raise ValueError("a ray_logsize trajectory model needs focal_scaled input")
             # Averaging (dx, dy, log z) over TTA then decoding with the unflipped ray is
             # consistent: flipping negates u and dx alike.
-            traj = decode_trajectory(traj, x[:, 0, :2])
+            traj = decode_trajectory(traj, rays[:, 0, :2], scale if param == "ray_logsize" else None)
+        if si is not None:
+            traj = to_camera_frame(traj, si.R)
         out["trajectory"] = traj
     elif geometric_trajectory and focal_px:
         out["trajectory"] = _geometric_trajectory(lm, kp, out["poses_3d"], width, height, focal_px, center_px)
