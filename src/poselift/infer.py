@@ -38,6 +38,8 @@ class InferOptions:
     detector_model: str = "full"
     keypoints: Path | None = None
     person: str = "consistent"
+    multi_person: bool = False
+    max_people: int | None = 4
     score_threshold: float = 0.3
     max_gap: float = 0.5
     start: float | None = None
@@ -124,8 +126,16 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
     # (INFO: Created TensorFlow Lite XNNPACK delegate...) at any moment until the graph
     # is closed, so native stderr stays quiet for the detector's whole life.
     with _quiet_native_stderr():
-        detector = get_detector(opts.detector, model=opts.detector_model) if opts.detector == "mediapipe" \
-            else get_detector(opts.detector)
+        if opts.multi_person and opts.detector == "mediapipe":
+            # MediaPipe's graph follows one person; its own two models, run per person,
+            # find everyone. Room for two extra crops so a transient false person
+            # never crowds out a real one before the tracker drops it.
+            cap = opts.max_people + 2 if opts.max_people else None
+            detector = get_detector("blazepose-multi", model=opts.detector_model, max_people=cap)
+        elif opts.detector == "mediapipe":
+            detector = get_detector(opts.detector, model=opts.detector_model)
+        else:
+            detector = get_detector(opts.detector)
         with detector:
             for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
                            desc=f"detect {path.name}", disable=not opts.progress, leave=False):
@@ -181,6 +191,27 @@ def single_track(people: list, times: np.ndarray, opts: InferOptions, size: tupl
     return tracks, tr
 
 
+def multi_tracks(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float | None,
+                 layout: str | None = None, source: Path | None = None):
+    """Per-frame detections -> every person's gap-filled track, ``P`` = number of tracks,
+    the track with the most frames first (see :func:`poselift.detect.multitrack.track_people`).
+    Returns the :class:`~poselift.lift.pipeline.Tracks2D` and the list of
+    :class:`~poselift.detect.tracking.TrackResult`."""
+    from poselift.detect.multitrack import track_people
+    from poselift.lift.pipeline import Tracks2D
+
+    if not any(people):
+        raise InputError("no person detected in any frame", source)
+    trs = [tr for tr in track_people(people, times, max_people=opts.max_people,
+                                     score_threshold=opts.score_threshold, max_gap_s=opts.max_gap, layout=layout)
+           if tr.valid.any()]
+    if not trs:
+        raise InputError("no person tracked long enough to lift", source)
+    tracks = Tracks2D(np.stack([tr.keypoints for tr in trs]), np.stack([tr.scores for tr in trs]),
+                      np.stack([tr.valid for tr in trs]), trs[0].layout, size[0], size[1], fps, times - times[0])
+    return tracks, trs
+
+
 def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     """Run the whole pipeline on one input; raises :class:`PoseliftError` on bad input."""
     from poselift.lift.pipeline import Tracks2D, lift_tracks
@@ -209,13 +240,15 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
             tracks = got
         else:
             people, times, layout, size, fps = got
-            tracks, _ = single_track(people, times, opts, size, fps, layout, opts.keypoints)
+            track = multi_tracks if opts.multi_person else single_track
+            tracks, _ = track(people, times, opts, size, fps, layout, opts.keypoints)
     else:
         assert video is not None
         people, times, info = detect_video(video, opts)
         secs["detect"] = time.perf_counter() - t0
-        tracks, _ = single_track(people, times, opts, (info.width, info.height), _effective_fps(times, info.fps),
-                                 source=video)
+        track = multi_tracks if opts.multi_person else single_track
+        tracks, _ = track(people, times, opts, (info.width, info.height), _effective_fps(times, info.fps),
+                          source=video)
     focal = resolve_focal(opts, tracks.width, tracks.height)
     t1 = time.perf_counter()
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,

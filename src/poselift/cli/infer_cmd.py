@@ -31,6 +31,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    choices=["consistent", "most-complete", "largest", "highest-score"],
                    help="which person to follow when several are visible; 'consistent' (default) starts "
                         "with the most complete large person and stays with them")
+    g.add_argument("--multi-person", action="store_true",
+                   help="follow every person instead of one: BlazePose's own detector and landmark models "
+                        "run per person (offline, needs ai-edge-litert), people are tracked over time and "
+                        "each track is lifted separately; the npz then has P = number of tracks, the track "
+                        "seen in most frames first")
+    g.add_argument("--max-people", type=_max_people, default=4, metavar="N",
+                   help="with --multi-person, keep the N tracks seen in most frames; 0 keeps all "
+                        "(default: %(default)s)")
     g.add_argument("--score-threshold", type=float, default=0.3,
                    help="joints below this confidence are interpolated (default: %(default)s)")
     g.add_argument("--max-gap", type=float, default=0.5, metavar="SECONDS",
@@ -82,6 +90,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _max_people(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 (all) or more, got {n}")
+    return n
+
+
 def run(args: argparse.Namespace) -> int:
     from poselift.errors import InputError
     from poselift.infer import InferOptions, expand_inputs, print_summary, run_batch
@@ -109,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
         detector=args.detector, detector_model=args.detector_model,
         keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
+        multi_person=args.multi_person, max_people=args.max_people or None,
         score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
         focal_length=args.focal_length, fov=args.fov, exports=exports, bvh_smooth=args.bvh_smooth,
         viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,

@@ -39,6 +39,9 @@ class Person2D:
         world_landmarks: optional ``(J, 3)`` float32 metres in a body-centred frame
             (MediaPipe: origin between the hips, ``x`` right, ``y`` down, ``z`` away
             from the camera), or None.
+        appearance: optional ``(K,)`` float32 descriptor of the person's look (the
+            multi-person detector gives the median RGB of the torso in ``[0, 1]``,
+            ``K = 3``) used by the multi-person tracker, or None.
     """
 
     keypoints: np.ndarray
@@ -47,6 +50,7 @@ class Person2D:
     bbox: tuple[float, float, float, float]
     score: float
     world_landmarks: np.ndarray | None = field(default=None)
+    appearance: np.ndarray | None = field(default=None)
 
     def __post_init__(self) -> None:
         self.keypoints = np.asarray(self.keypoints, dtype=np.float32).reshape(-1, 2)
@@ -195,6 +199,11 @@ def get_detector(name: str, **kwargs: Any) -> Detector:
 register_detector("mediapipe", "poselift.detect.mediapipe_pose:MediaPipePoseDetector", requires=("mediapipe",),
                   description="MediaPipe BlazePose (33 landmarks, single person, offline, default)",
                   install_hint="pip install mediapipe==0.10.21")
+register_detector("blazepose-multi", "poselift.detect.blazepose_multi:BlazePoseMultiDetector",
+                  requires=("mediapipe", "ai_edge_litert"),
+                  description="BlazePose's detector and landmark models run per person (33 landmarks, "
+                              "multi-person, offline; infer --multi-person)",
+                  install_hint="pip install ai-edge-litert==2.3.0 mediapipe==0.10.21")
 # Detectron2 (VideoPose3D's original 2D detector) is optional: it is not on PyPI and
 # needs a model download, so the backend module is only present in builds that add it.
 register_detector("detectron2", "poselift.detect.detectron2_pose:Detectron2PoseDetector",
