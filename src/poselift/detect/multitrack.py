@@ -142,43 +142,69 @@ def link_detections(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[f
 
 
 def _merge_fragments(links: list[list[tuple[int, int]]], frames: Sequence[Sequence[Person2D]], t: np.ndarray,
-                     merge_gap_s: float, max_speed: float) -> list[list[tuple[int, int]]]:
-    """Join a track that ends to one that starts later when the second starts where the
-    first could have got to (``max_speed`` body sizes per second) at a similar size.
-    Greedy by cost; each track gets at most one successor and one predecessor."""
+                     merge_gap_s: float, max_speed: float, max_overlap_s: float = 0.5,
+                     max_look_distance: float = 0.5) -> list[list[tuple[int, int]]]:
+    """Join fragments of one person.
+
+    Two cases: a track that ends and one that starts later where the first could have
+    got to (``max_speed`` box diagonals per second) at a similar size and look; or two
+    tracks that overlap briefly (at most ``max_overlap_s``) and stay on top of each
+    other while they do (a person detected twice for a moment). Greedy by cost; in
+    overlapping frames the higher-scoring detection is kept.
+    """
     def person(f: tuple[int, int]) -> Person2D:
         return frames[f[0]][f[1]]
+
+    def look(lk: list[tuple[int, int]]) -> np.ndarray | None:
+        got = [person(f).appearance for f in lk if person(f).appearance is not None]
+        return np.median(got, axis=0) if got else None
 
     while True:
         best = None
         for a, la in enumerate(links):
-            end = person(la[-1])
-            t_end = t[la[-1][0]]
+            fa = {f: k for f, k in la}
+            size = float(np.median([_size(person(f)) for f in la[-15:]]))
             for b, lb in enumerate(links):
-                if a == b or lb[0][0] <= la[-1][0]:
+                if a == b or lb[0][0] <= la[0][0]:
                     continue
-                gap = t[lb[0][0]] - t_end
+                gap = t[lb[0][0]] - t[la[-1][0]]
                 if gap > merge_gap_s:
                     continue
-                start = person(lb[0])
-                size = float(np.median([_size(person(f)) for f in la[-15:]]))
-                dist = float(np.linalg.norm(_box_center(end.bbox) - _box_center(start.bbox))) / size
-                size_change = abs(np.log(_size(start) / size))
-                if dist > 0.5 + max_speed * gap or size_change > np.log(2.0):
+                look_d = _look_distance(look(la[-30:]), look(lb[:30]))
+                if look_d > max_look_distance:
                     continue
-                c = dist + size_change + gap
+                if gap > 0:
+                    end, start = person(la[-1]), person(lb[0])
+                    dist = float(np.linalg.norm(_box_center(end.bbox) - _box_center(start.bbox))) / size
+                    size_change = abs(np.log(_size(start) / size))
+                    if dist > 0.5 + max_speed * gap or size_change > np.log(2.0):
+                        continue
+                    c = dist + size_change + gap + look_d
+                else:
+                    shared = [(f, k) for f, k in lb if f in fa]
+                    if not shared or t[shared[-1][0]] - t[shared[0][0]] > max_overlap_s or lb[-1][0] <= la[-1][0]:
+                        continue
+                    d = max(float(np.linalg.norm(_box_center(person((f, fa[f])).bbox)
+                                                 - _box_center(person((f, k)).bbox))) / size for f, k in shared)
+                    if d > 0.3:
+                        continue
+                    c = d + look_d
                 if best is None or c < best[0]:
                     best = (c, a, b)
         if best is None:
             return links
         _, a, b = best
-        links[a] = links[a] + links[b]
+        merged: dict[int, int] = dict(links[a])
+        for f, k in links[b]:
+            if f not in merged or person((f, k)).score > person((f, merged[f])).score:
+                merged[f] = k
+        links[a] = sorted(merged.items())
         del links[b]
 
 
 def track_people(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[float] | np.ndarray,
                  max_people: int | None = None, score_threshold: float = 0.3, max_gap_s: float = 0.5,
-                 reid_s: float = 1.5, min_track_s: float = 0.5, max_match_distance: float = 0.5,
+                 reid_s: float = 1.5, min_track_s: float = 1.0, max_match_distance: float = 0.5,
                  merge_gap_s: float = 3.0, max_speed: float = 1.5, num_joints: int | None = None,
                  layout: str | None = None) -> list[TrackResult]:
     """Follow every person: link detections, merge fragments, drop short tracks, fill gaps.
@@ -213,7 +239,8 @@ def track_people(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[floa
         return []
     J, name = first.num_joints, first.layout
     links = link_detections(frames, t, score_threshold, max_match_distance, reid_s)
-    links = _merge_fragments(links, frames, t, merge_gap_s, max_speed)
+    # Fragments of one or two frames are noise; leaving them out keeps merging cheap.
+    links = _merge_fragments([lk for lk in links if len(lk) > 2], frames, t, merge_gap_s, max_speed)
     period = _frame_period(t) or 1.0 / 30
     min_frames = max(2, int(round(min_track_s / period)))
     links = [lk for lk in links if len(lk) >= min_frames]
