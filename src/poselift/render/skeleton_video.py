@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -225,7 +226,10 @@ def render_video(
     pts = world[shown].reshape(-1, 3)
     pts = pts[np.isfinite(pts).all(-1)]
     if len(pts):
-        per_frame_low = np.nanmin(world[..., 2], axis=-1)[shown]
+        with warnings.catch_warnings():
+            # Frames where a person is absent are all-NaN by contract; they are masked next.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            per_frame_low = np.nanmin(world[..., 2], axis=-1)[shown]
         # Lowest joint per frame is usually a foot on the floor; a low percentile rather
         # than the minimum keeps one bad frame from sinking the floor.
         ground = float(np.percentile(per_frame_low[np.isfinite(per_frame_low)], 10))
