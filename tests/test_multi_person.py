@@ -162,9 +162,11 @@ def test_kids_bed_two_people_keep_identity():
 @pytest.mark.slow
 def test_basketball_two_people_keep_identity():
     people, times, images = _detect(_video("multi2_basketball_gym_mmaction2.mp4"))
-    tracks = track_people(people, times, max_people=2)
+    tracks = track_people(people, times)
     assert len(tracks) == 2
-    _check_identity(people, times, images, tracks, [0.6, 0.45], distinct_clothes=True)
+    # White shirt: found all along; blue shirt: lost while small and blurred at the far
+    # end of the court (about 2.5 s), then re-identified onto her own track.
+    _check_identity(people, times, images, tracks, [0.75, 0.6], distinct_clothes=True)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +184,7 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.mark.shared
 def test_cli_multi_person_npz_and_exports(tiny_model, tmp_path):
     video = _video("multi2_basketball_gym_mmaction2.mp4")
-    rc = main(["infer", str(video), "-o", str(tmp_path), "--multi-person", "--max-people", "2", "--end", "3",
+    rc = main(["infer", str(video), "-o", str(tmp_path), "--multi-person", "--end", "3",
                "--no-render", "--export", "json,csv,bvh", "--model", str(tiny_model), "--no-progress"])
     assert rc == 0
     with np.load(tmp_path / f"{video.stem}.npz") as d:

@@ -158,6 +158,17 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray,
     return np.array(ob, np.float32), np.array(ok, np.float32), np.array(os_, np.float32)
 
 
+def _clip_boxes(b: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> np.ndarray:
+    out = b.copy()
+    out[:, [0, 2]] = np.clip(out[:, [0, 2]], x0, x1)
+    out[:, [1, 3]] = np.clip(out[:, [1, 3]], y0, y1)
+    return out
+
+
+def _area(b: np.ndarray) -> np.ndarray:
+    return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
+
+
 def _covered(roi: Roi, others: list[Roi]) -> bool:
     """Whether ``roi`` is centred on a person another ROI already frames: centres
     (mid-hips) closer than a fifth of the larger side and sizes within a factor 2.
@@ -335,6 +346,16 @@ class BlazePoseMultiDetector(Detector):
         allb, allk, alls = [], [], []
         for x0, y0, side in self._tile_squares(w, h):
             b, k, s = weighted_nms(*self._detect_square(frame_rgb, x0, y0, side))
+            # A person cut by the tile edge gets wrong alignment points there; rank each
+            # detection by how much of the body (a square of half-side |kp1 - kp0|
+            # around kp0) that lies in the frame also lies in this tile, so the tile
+            # that sees the person whole wins the cross-tile suppression below.
+            r = np.linalg.norm(k[:, 1] - k[:, 0], axis=1)
+            body = np.stack([k[:, 0, 0] - r, k[:, 0, 1] - r, k[:, 0, 0] + r, k[:, 0, 1] + r], axis=1)
+            in_frame = _clip_boxes(body, 0, 0, w, h)
+            in_tile = _clip_boxes(in_frame, x0, y0, x0 + side, y0 + side)
+            frac = _area(in_tile) / np.maximum(_area(in_frame), 1e-6)
+            s = s * frac
             allb.append(b)
             allk.append(k)
             alls.append(s)
@@ -343,6 +364,8 @@ class BlazePoseMultiDetector(Detector):
         # person cut by a tile edge gets wrong alignment points there, and averaging
         # them with the whole view drags the ROI towards a neighbour.
         boxes, kps, scores = weighted_nms(boxes, kps, scores, weighted=False)
+        keep = scores >= 0.5 * self.min_detection_confidence
+        boxes, kps, scores = boxes[keep], kps[keep], scores[keep]
         return [(roi_from_points(kps[i, 0], kps[i, 1]), float(scores[i])) for i in range(len(scores))]
 
     # ----------------------------------------------------------------- landmarks
@@ -445,15 +468,19 @@ class BlazePoseMultiDetector(Detector):
         alignment points are rough (the ROI comes out too small or tilted), so a larger
         and an upright version of the ROI are tried too and the most confident one wins;
         from the next frame on the landmarks themselves place the crop."""
-        best = self.landmarks(image, roi)
-        if best[3] >= 0.9:
-            return best
-        for variant in (Roi(roi.cx, roi.cy, roi.side * 1.6, roi.angle), Roi(roi.cx, roi.cy, roi.side * 1.6, 0.0)):
+        best = None
+        for variant in (roi, Roi(roi.cx, roi.cy, roi.side * 1.6, roi.angle), Roi(roi.cx, roi.cy, roi.side * 1.6, 0.0)):
             got = self.landmarks(image, variant)
-            if got[3] > best[3]:
+            # Landmarks whose hips land far from the detection's belong to a neighbour
+            # that filled the crop, not to the person detected.
+            if np.hypot(*(got[0][33] - (roi.cx, roi.cy))) > 0.3 * roi.side:
+                continue
+            if best is None or got[3] > best[3]:
                 best = got
             if best[3] >= 0.9:
                 break
+        if best is None:
+            return got[0], got[1], got[2], 0.0
         return best
 
     @staticmethod
@@ -466,8 +493,11 @@ class BlazePoseMultiDetector(Detector):
             same = False
             for q, _ in kept:
                 diag = max(1.0, float(np.hypot(q.bbox[2] - q.bbox[0], q.bbox[3] - q.bbox[1])))
-                d = float(np.median(np.linalg.norm(p.keypoints - q.keypoints, axis=1))) / diag
-                if d < 0.1 or _box_iou(np.array([p.bbox]), np.array([q.bbox]))[0, 0] > 0.7:
+                dist = np.linalg.norm(p.keypoints - q.keypoints, axis=1) / diag
+                # Two people never share a head: a crop that slid onto someone's head and
+                # shoulders is a duplicate even when its legs went elsewhere.
+                if (np.median(dist) < 0.1 or np.median(dist[:13]) < 0.08
+                        or _box_iou(np.array([p.bbox]), np.array([q.bbox]))[0, 0] > 0.7):
                     same = True
                     break
             if not same:

@@ -26,6 +26,7 @@ from poselift.detect.base import Person2D
 from poselift.detect.tracking import TrackResult, _frame_period, fill_gaps
 
 _INFEASIBLE = 1e6
+_UNMATCHED = 10.0  # cost of leaving a track or a detection unmatched; above any gated pair
 
 
 def _box_center(b: Sequence[float]) -> np.ndarray:
@@ -70,9 +71,9 @@ class _Track:
     def size(self) -> float:
         return float(np.median(self.sizes[-15:]))
 
-    def look(self) -> np.ndarray | None:
-        """Median appearance over the last second or so (robust to a blurred or occluded frame)."""
-        return np.median(self.looks[-30:], axis=0) if len(self.looks) >= 3 else None
+    def look(self, last: int = 30) -> np.ndarray | None:
+        """Median appearance over the ``last`` detections (robust to a blurred or occluded frame)."""
+        return np.median(self.looks[-last:], axis=0) if len(self.looks) >= 3 else None
 
 
 def _look_distance(a: np.ndarray | None, b: np.ndarray | None) -> float:
@@ -101,8 +102,17 @@ def _match_cost(tr: _Track, p: Person2D, t: float, score_threshold: float, max_m
     size_change = abs(np.log(_size(p) / size))
     # The gate widens with the time the person has been unseen: they may have moved.
     gate = max_match_distance * (1.0 + 2.0 * missing / max(reid_s, 1e-6))
-    look = _look_distance(tr.look(), p.appearance)
-    if d > gate or size_change > np.log(2.0) or look > max_look_distance:
+    # From one frame to the next the look may drift (a ball held against the chest,
+    # shade), so it is compared with the last few frames only and a crop that jumped
+    # to someone else still stands out; after a gap it is compared with the last
+    # second and must match more closely, as nothing else ties the two.
+    if missing < 1.5 * period:
+        look = _look_distance(tr.look(5), p.appearance)
+        look_gate = 1.6 * max_look_distance
+    else:
+        look = _look_distance(tr.look(30), p.appearance)
+        look_gate = max_look_distance
+    if d > gate or size_change > np.log(2.0) or look > look_gate:
         return _INFEASIBLE
     return d + 0.5 * (1.0 - iou) + 0.5 * size_change + 0.3 * missing / max(reid_s, 1e-6) + look
 
@@ -128,9 +138,18 @@ def link_detections(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[f
                                          reid_s, period, max_look_distance)
         taken = set()
         if len(live):
-            rows, cols = linear_sum_assignment(cost)
+            # "Stay unmatched" options for every track and detection: without them the
+            # assignment must pair as many rows as it can, and would rather give a
+            # person to the wrong track than leave a gated-out pair unmatched.
+            n, m = cost.shape
+            full = np.full((n + m, m + n), _INFEASIBLE)
+            full[:n, :m] = cost
+            full[np.arange(n), m + np.arange(n)] = _UNMATCHED
+            full[n + np.arange(m), np.arange(m)] = _UNMATCHED
+            full[n:, m:] = 0.0
+            rows, cols = linear_sum_assignment(full)
             for r, c in zip(rows, cols):
-                if cost[r, c] < _INFEASIBLE:
+                if r < n and c < m and cost[r, c] < _INFEASIBLE:
                     tracks[live[r]].add(i, int(c), people[c], float(t[i]))
                     taken.add(int(c))
         for b, p in enumerate(people):
@@ -202,6 +221,31 @@ def _merge_fragments(links: list[list[tuple[int, int]]], frames: Sequence[Sequen
         del links[b]
 
 
+def _drop_shadows(links: list[list[tuple[int, int]]], frames: Sequence[Sequence[Person2D]],
+                  share: float = 0.5) -> list[list[tuple[int, int]]]:
+    """Drop tracks that sit on a longer track's person for most of their frames (a crop
+    holding part of someone, e.g. only the upper body, next to the crop holding all
+    of them): in at least ``share`` of their frames the box centre lies within a
+    quarter of the other person's box diagonal."""
+    links = sorted(links, key=len, reverse=True)
+    kept: list[list[tuple[int, int]]] = []
+    for lk in links:
+        on_top = 0
+        for f, k in lk:
+            p = frames[f][k]
+            for other in kept:
+                q_k = dict(other).get(f)
+                if q_k is None:
+                    continue
+                q = frames[f][q_k]
+                if np.linalg.norm(_box_center(p.bbox) - _box_center(q.bbox)) < 0.25 * max(_size(p), _size(q)):
+                    on_top += 1
+                    break
+        if on_top < share * len(lk):
+            kept.append(lk)
+    return kept
+
+
 def track_people(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[float] | np.ndarray,
                  max_people: int | None = None, score_threshold: float = 0.3, max_gap_s: float = 0.5,
                  reid_s: float = 1.5, min_track_s: float = 1.0, max_match_distance: float = 0.5,
@@ -239,11 +283,14 @@ def track_people(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[floa
         return []
     J, name = first.num_joints, first.layout
     links = link_detections(frames, t, score_threshold, max_match_distance, reid_s)
-    # Fragments of one or two frames are noise; leaving them out keeps merging cheap.
-    links = _merge_fragments([lk for lk in links if len(lk) > 2], frames, t, merge_gap_s, max_speed)
+    # Fragments under 0.2 s are noise (a crop on part of someone for a few frames) that
+    # would bridge two people when merged; leaving them out also keeps merging cheap.
     period = _frame_period(t) or 1.0 / 30
+    links = _merge_fragments([lk for lk in links if len(lk) >= max(3, 0.2 / period)], frames, t,
+                             merge_gap_s, max_speed)
     min_frames = max(2, int(round(min_track_s / period)))
     links = [lk for lk in links if len(lk) >= min_frames]
+    links = _drop_shadows(links, frames)
     # Most frames first; the first frame breaks ties so the order is reproducible.
     links.sort(key=lambda lk: (-len(lk), lk[0][0]))
     if max_people is not None:
