@@ -93,21 +93,28 @@ def person_scale(rays: np.ndarray, window: int, causal: bool = False) -> tuple[n
     rescale the input, while a person walking towards the camera still grows.
 
     Args:
-        rays: ``(T, J, 2)`` keypoints (joint 0 = root).
+        rays: ``(..., T, J, 2)`` keypoints (joint 0 = root); leading axes are a batch.
         window: frames of the running median (the model's receptive field).
         causal: use only the current and past frames.
     Returns:
-        ``scale (T,)`` and ``centre (T, 2)``.
+        ``scale (..., T)`` and ``centre (..., T, 2)``.
     """
     from scipy.ndimage import median_filter
 
     r = np.asarray(rays, dtype=np.float64)
-    spread = np.sqrt(((r - r.mean(axis=1, keepdims=True)) ** 2).sum(-1).mean(-1))
+    spread = np.sqrt(((r - r.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))
     size = max(int(window), 1)
     # A trailing window for causal models: scipy's origin shifts the window's centre.
     origin = size // 2 - (1 - size % 2) if causal else 0
-    scale = median_filter(spread, size=size, mode="nearest", origin=origin)
-    centre = np.stack([median_filter(r[:, 0, k], size=size, mode="nearest", origin=origin) for k in range(2)], -1)
+    lead = spread.ndim - 1
+
+    def run(a: np.ndarray, extra: int = 0) -> np.ndarray:
+        shape = (1,) * lead + (size,) + (1,) * extra
+        org = (0,) * lead + (origin,) + (0,) * extra
+        return median_filter(a, size=shape, mode="nearest", origin=org)
+
+    scale = run(spread)
+    centre = run(r[..., 0, :], 1)
     return np.maximum(scale, 1e-6), centre
 
 
@@ -116,11 +123,11 @@ class ScaledInput:
     """``focal_scaled`` network input and what is needed to map outputs back.
 
     Attributes:
-        x: ``(T, J, 2)`` float32 network input: the person seen by a virtual camera that
-            looks straight at them (``rays`` rotated by ``R``), divided by their 2D size.
-        rays: ``(T, J, 2)`` the keypoints as rays of that virtual camera (unscaled).
-        scale: ``(T,)`` the person's 2D size in those rays.
-        R: ``(T, 3, 3)`` virtual-camera axes in camera coordinates: ``X_cam = R @ X_virtual``.
+        x: ``(..., T, J, 2)`` float32 network input: the person seen by a virtual camera
+            that looks straight at them (``rays`` rotated by ``R``), divided by their 2D size.
+        rays: ``(..., T, J, 2)`` the keypoints as rays of that virtual camera (unscaled).
+        scale: ``(..., T)`` the person's 2D size in those rays.
+        R: ``(..., T, 3, 3)`` virtual-camera axes in camera coordinates: ``X_cam = R @ X_virtual``.
     """
 
     x: np.ndarray
@@ -130,7 +137,7 @@ class ScaledInput:
 
 
 def scaled_rays(rays: np.ndarray, window: int, causal: bool = False) -> ScaledInput:
-    """``focal_scaled`` input from focal-normalised rays ``(T, J, 2)``.
+    """``focal_scaled`` input from focal-normalised rays ``(..., T, J, 2)``.
 
     Two normalisations remove everything about the camera that the pose does not
     depend on: the rays are re-projected into a virtual camera rotated to look at the
@@ -141,13 +148,12 @@ def scaled_rays(rays: np.ndarray, window: int, causal: bool = False) -> ScaledIn
     """
     r = np.asarray(rays, dtype=np.float64)
     _, centre = person_scale(r, window, causal)
-    R = ray_rotation(centre)
+    R = ray_rotation(centre)                                     # (..., T, 3, 3)
     h = np.concatenate([r, np.ones(r.shape[:-1] + (1,))], axis=-1)
-    q = np.einsum("tji,tjk->tik", R, np.swapaxes(h, 1, 2))   # R^T h, per frame
-    q = np.swapaxes(q, 1, 2)
+    q = np.einsum("...ji,...kj->...ki", R, h)                  # R^T h for every joint
     vr = q[..., :2] / q[..., 2:3]
     scale, _ = person_scale(vr, window, causal)
-    x = vr / scale[:, None, None]
+    x = vr / scale[..., None, None]
     return ScaledInput(x.astype(np.float32), vr.astype(np.float32), scale.astype(np.float32), R.astype(np.float32))
 
 

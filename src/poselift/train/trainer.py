@@ -131,7 +131,7 @@ class ChunkSampler:
         focal-normalised 2D of the output frames and ``scale (n, L)`` the person's 2D size
         used by ``focal_scaled`` input (ones for ``focal``)."""
         length = self.cfg.chunk + self.rf - 1
-        xs, ys, rays, scales = [], [], [], []
+        ys, rays = [], []
         idx = self.rng.choice(len(self.clips), size=n, p=self.p)
         for i in idx:
             clip = self.clips[i]
@@ -143,27 +143,25 @@ class ChunkSampler:
             kp = cam.project(x_cam)
             if self.noise is not None:
                 kp, _ = self.noise(self.rng, kp)
-            r = ((kp - cam.c) / cam.f).astype(np.float32)
-            if self.cfg.input_norm == "focal_scaled":
-                # Everything (targets, root, rays) lives in the virtual camera that looks
-                # at the person; see lift.inference.scaled_rays.
-                si = scaled_rays(r, self.rf, self.cfg.causal)
-                xs.append(si.x)
-                rays.append(si.rays)
-                scales.append(si.scale)
-                ys.append(np.einsum("tji,tkj->tki", si.R, x_cam))   # R^T X per frame
-            else:
-                xs.append(r)
-                rays.append(r)
-                scales.append(np.ones(len(r), np.float32))
-                ys.append(x_cam)
+            rays.append((kp - cam.c) / cam.f)
+            ys.append(x_cam)
+        r = np.stack(rays).astype(np.float32)
+        y = np.stack(ys)
+        if self.cfg.input_norm == "focal_scaled":
+            # Everything (targets, root, rays) lives in the virtual camera that looks at
+            # the person; see lift.inference.scaled_rays.
+            si = scaled_rays(r, self.rf, self.cfg.causal)
+            x, r, scale = si.x, si.rays, si.scale
+            y = np.einsum("ntji,ntkj->ntki", si.R, y)             # R^T X per frame
+        else:
+            x, scale = r, np.ones(r.shape[:2], np.float32)
         off = self.rf // 2 if not self.cfg.causal else self.rf - 1
         sl = slice(off, off + self.cfg.chunk)
-        x = torch.from_numpy(np.stack(xs).astype(np.float32))
-        y = torch.from_numpy(np.stack(ys).astype(np.float32))[:, sl]
-        return {"inputs": x, "target": y - y[:, :, :1], "root": y[:, :, 0],
-                "rays": torch.from_numpy(np.stack(rays)[:, sl]),
-                "scale": torch.from_numpy(np.stack(scales)[:, sl].astype(np.float32))}
+        yt = torch.from_numpy(y[:, sl].astype(np.float32))
+        return {"inputs": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
+                "target": yt - yt[:, :, :1], "root": yt[:, :, 0],
+                "rays": torch.from_numpy(np.ascontiguousarray(r[:, sl], dtype=np.float32)),
+                "scale": torch.from_numpy(np.ascontiguousarray(scale[:, sl], dtype=np.float32))}
 
 
 def _decode_root(raw: torch.Tensor, batch: dict[str, torch.Tensor], input_norm: str) -> torch.Tensor:
