@@ -22,6 +22,16 @@ All models take Human3.6M-17 2D keypoints, normalised by the camera
 `--fov` or a 26 mm-equivalent default) and work at the frame rate in their card;
 poselift resamples other rates to it and back. Outputs are metres in the camera frame.
 
+`focal_scaled` models go further: the camera rays are re-projected into a virtual camera
+that looks straight at the person (a perspective crop, following the person's running-
+median root over the receptive field) and divided by the person's running-median 2D
+size, so the network sees every person at the same size and head-on whatever the lens,
+distance or position in the frame; the network predicts in that virtual camera and
+poselift rotates the result back. Their trajectory networks (`ray_logsize`) predict the
+person's metric size and a small offset from the root ray; depth = size / 2D size.
+Batch-norm statistics are re-estimated over 24 fresh batches after every epoch (the
+paper's momentum decay leaves them stale on a CPU budget of a few thousand steps).
+
 ## Licence terms of the weights
 
 The weights are derived from their training data, so its terms apply to them:

@@ -19,6 +19,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "humaneva15: VideoPose3D's HumanEva-I files (P2 on 15 joints); npz: a generic "
                         "VideoPose3D data_3d/data_2d pair")
     p.add_argument("--model", default="h36m", metavar="NAME_OR_PATH", help="model (default: %(default)s)")
+    p.add_argument("--trajectory-model", default="auto", metavar="NAME_OR_PATH",
+                   help="trajectory network to score with the pose model (default: the one its card names; "
+                        "'none' scores the geometric root instead)")
     p.add_argument("--data-dir", default=None, metavar="DIR", help="h36m-expmap folder")
     p.add_argument("--data-3d", default=None, metavar="F", help="data_3d_*.npz (humaneva15, npz)")
     p.add_argument("--data-2d", default=None, metavar="F", help="data_2d_*.npz (humaneva15, npz)")
@@ -54,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     subjects = [s.strip() for s in args.subjects.split(",")] if args.subjects else None
     actions = [a.strip() for a in args.actions.split(",")] if args.actions else None
-    lm = load_model(args.model, causal=args.causal, input_layout=args.input_layout)
+    traj = None if args.trajectory_model == "none" else args.trajectory_model
+    lm = load_model(args.model, causal=args.causal, input_layout=args.input_layout, trajectory=traj)
     if args.dataset == "h36m-expmap":
         if not args.data_dir:
             raise InputError("--dataset h36m-expmap needs --data-dir DIR (DIR/S<n>/<action>_<k>.txt[.gz])")

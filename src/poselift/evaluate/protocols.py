@@ -92,6 +92,7 @@ def _score(lm: LiftModel, seqs: list[Sequence2D3D], tta: bool, progress: bool) -
         w = np.array([n for _, n in traj_err], float)
         res["trajectory_error_mm"] = float(np.average([e for e, _ in traj_err], weights=w) * 1000)
         res["trajectory_baseline_constant_depth_mm"] = float(np.average([e for e, _ in traj_base], weights=w) * 1000)
+        res["trajectory_source"] = "network" if lm.model_traj is not None else "geometric"
     return res
 
 

@@ -3,7 +3,7 @@ frame-rate resampling and lifting. Shared by ``poselift lift`` and ``poselift in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +51,23 @@ class Result3D:
     valid: np.ndarray         # bool (P, T)
     fps: float
     image_size: tuple[int, int]
+    # Optional additions to the contract (e.g. ``poses_world``), written after its keys.
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def add_world(self) -> None:
+        """Add world-frame joints (Y up, floor at 0; see :mod:`poselift.geometry.world`):
+        ``poses_world (P, T, 17, 3)`` metres and ``camera_to_world (4, 4)``."""
+        from poselift.geometry.world import to_world
+
+        world, frame = to_world(self.poses_3d, self.trajectory, self.valid)
+        self.extra["poses_world"] = world
+        self.extra["camera_to_world"] = frame.matrix.astype(np.float64)
 
     def arrays(self) -> dict[str, Any]:
-        """Exactly the contract's keys."""
+        """The contract's keys, then any extra arrays."""
+        return {**self._contract(), **self.extra}
+
+    def _contract(self) -> dict[str, Any]:
         return {
             "poses_3d": self.poses_3d.astype(np.float32),
             "trajectory": self.trajectory.astype(np.float32),
