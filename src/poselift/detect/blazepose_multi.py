@@ -12,17 +12,22 @@ Per frame:
    person was lost): the whole frame, letterboxed to 224x224, plus overlapping square
    tiles along the long side, so that people much smaller than the frame still appear
    large enough to the 224x224 detector. Raw SSD outputs are decoded against BlazePose's
-   2254 anchors, thresholded and merged across tiles by weighted non-maximum suppression.
+   2254 anchors, thresholded and merged by weighted non-maximum suppression within a
+   tile; across tiles the detection from the tile that sees the body whole wins.
 2. **Person crops**: a detection gives a rotated square region of interest (ROI)
    centred on its keypoint 0 (mid-hip), side ``2 * |kp1 - kp0| * 1.25``, turned so the
-   hip -> kp1 direction points up. Detections that fall on an already tracked person
-   are ignored.
+   hip -> kp1 direction points up. Detections centred on an already followed person
+   are ignored. A new crop is verified by the landmark model (presence at least
+   ``min_new_person_confidence``, hips where the detector put them); a larger and an
+   upright variant are tried when the detector's alignment points are poor (small
+   people). People lost in the last 1.5 s are looked for again where their motion
+   would have taken them (the detector keys on faces and misses blurred people).
 3. **Landmarks** per crop: a 256x256 crop through the landmark model gives 39 points
    (the 33 BlazePose landmarks plus alignment points) and a pose-presence score; the
    points are mapped back to the frame, and points 33/34 give the next frame's ROI,
    as in MediaPipe's own tracking. A crop whose presence drops below
-   ``min_tracking_confidence`` is dropped; two crops that converged on the same
-   person are merged.
+   ``min_tracking_confidence`` is dropped; of two crops that converged on the same
+   person (same head, or nearly the same landmarks) the older one is kept.
 
 The decoding constants below are those of MediaPipe's BlazePose graph configuration
 (pose detection CPU graph, detection-to-ROI and landmarks-to-ROI subgraphs).
