@@ -34,6 +34,7 @@ class InferOptions:
     tta: bool = True
     fixed_bones: bool = True
     trajectory: bool = True
+    world: bool = False
     detector: str = "mediapipe"
     detector_model: str = "full"
     keypoints: Path | None = None
@@ -254,6 +255,13 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
                          fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory)
     secs["lift"] = time.perf_counter() - t1
+    if opts.world:
+        if not opts.trajectory:
+            raise InputError("--world needs root trajectories; drop --no-trajectory", src)
+        try:
+            result.add_world()
+        except ValueError as exc:
+            raise InputError(str(exc), src) from None
     outputs = write_outputs(result, outdir, stem, opts)
     if opts.render and video is not None:
         t2 = time.perf_counter()
@@ -340,6 +348,13 @@ def _write_bvh_people(arrays: dict[str, Any], outdir: Path, stem: str, smooth: b
     from poselift.export.bvh import write_bvh
 
     poses, traj, valid = arrays["poses_3d"], arrays["trajectory"], arrays["valid"]
+    if "poses_world" in arrays:
+        # World axes (X right, Y up, Z toward the camera) are BVH's: hand the exporter the
+        # world joints expressed so that its camera->BVH flip lands on them unchanged.
+        from poselift.export.bvh import bvh_to_camera
+
+        world = arrays["poses_world"]
+        poses, traj = bvh_to_camera(world - world[:, :, :1]), bvh_to_camera(world[:, :, 0])
     n = poses.shape[0]
     out = []
     for k in range(n):

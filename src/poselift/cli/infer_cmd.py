@@ -69,6 +69,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
                         "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
                         "sensible --focal-length/--fov for metric depth)")
+    m.add_argument("--world", action="store_true",
+                   help="also write world-frame joints: poses_world [P,T,17,3] metres, Y up, floor at Y = 0 "
+                        "(fitted to the lowest feet over time), origin below the first root, and "
+                        "camera_to_world [4,4]; BVH export then uses the world frame")
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
                    help="extra formats beside the npz, comma-separated: json, csv, html (a self-contained "
@@ -124,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html, bvh)")
     opts = InferOptions(
         outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
-        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
+        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory, world=args.world,
         detector=args.detector, detector_model=args.detector_model,
         keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
         multi_person=args.multi_person, max_people=args.max_people or None,

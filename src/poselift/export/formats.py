@@ -40,6 +40,13 @@ def write_json(path: Path, arrays: Mapping[str, Any]) -> Path:
         "units": {"poses_3d": "metres, camera frame (x right, y down, z forward), root at origin",
                   "trajectory": "metres, camera frame", "keypoints_2d": "pixels"},
     }
+    # Optional additions (intrinsics used, world placement) follow the same names as the npz.
+    for key in ("focal_length", "principal_point", "poses_world", "camera_to_world"):
+        if key in arrays:
+            val = np.asarray(arrays[key], np.float64)
+            doc[key] = float(val) if val.ndim == 0 else _finite_or_none(val)
+    if "poses_world" in arrays:
+        doc["units"]["poses_world"] = "metres, world frame (Y up, floor at Y = 0, Z toward the camera)"
     return _atomic_write(path, lambda p: p.write_text(json.dumps(doc, separators=(",", ":"))))
 
 

@@ -155,7 +155,11 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     sc_out[invalid] = 0.0
     traj[invalid] = np.nan if (lm.model_traj is not None or geometric_trajectory) else 0.0
     fps = tracks.fps if tracks.fps else lm.fps
-    return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height))
+    # The intrinsics used are part of the result: they set the lens normalisation and depth.
+    cx, cy = center_px if center_px is not None else (tracks.width / 2, tracks.height / 2)
+    extra = {"focal_length": np.float64(focal_px), "principal_point": np.array([cx, cy], np.float64)}
+    return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height),
+                    extra)
 
 
 # --------------------------------------------------------------------------- keypoint files
