@@ -23,7 +23,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from poselift.detect.base import Person2D
-from poselift.detect.tracking import TrackResult, _frame_period, fill_gaps
+from poselift.detect.tracking import TrackResult, _frame_period, _iou as _box_iou, fill_gaps
 
 _INFEASIBLE = 1e6
 _UNMATCHED = 10.0  # cost of leaving a track or a detection unmatched; above any gated pair
@@ -31,14 +31,6 @@ _UNMATCHED = 10.0  # cost of leaving a track or a detection unmatched; above any
 
 def _box_center(b: Sequence[float]) -> np.ndarray:
     return np.array([(b[0] + b[2]) / 2, (b[1] + b[3]) / 2])
-
-
-def _box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def _size(p: Person2D) -> float:
