@@ -73,7 +73,7 @@ def test_resume_continues_and_checkpoint_is_weights_only(tmp_path):
 
 
 def test_semi_supervised_and_trajectory_models(tmp_path):
-    cfg = TrainConfig(epochs=2, semi_supervised=True, warmup=1, **TINY)
+    cfg = TrainConfig(epochs=2, semi_supervised=True, warmup=1, semi_2d="normalized", **TINY)
     res = train(cfg, _clips(2), _clips(1, 9), tmp_path / "semi.safetensors", unlabeled=_clips(3, 20, "S5"),
                 progress=False, log=lambda s: None)
     traj_path = tmp_path / "semi_traj.safetensors"
@@ -82,6 +82,23 @@ def test_semi_supervised_and_trajectory_models(tmp_path):
     tcfg = TrainConfig(epochs=2, kind="trajectory", **TINY)
     t = train(tcfg, _clips(3), _clips(1, 9), tmp_path / "traj.safetensors", progress=False, log=lambda s: None)
     assert t.history[-1]["val_mm"] < t.history[0]["val_mm"] * 1.5
+
+
+@pytest.mark.parametrize("norm", ["focal", "focal_scaled"])
+def test_chunks_back_project_exactly(norm):
+    """What the back-projection loss relies on: the 3D target placed at the true root
+    projects onto the chunk's 2D rays (clean input), in either input frame; the
+    normalised 2D shape ignores where and how large the projection is."""
+    from poselift.train.trainer import ChunkSampler, _shape_2d
+
+    cfg = TrainConfig(noise="clean", input_norm=norm, **TINY)
+    b = ChunkSampler(_clips(3), cfg, 9, 0).sample(8)
+    x3 = b["target"] + b["root"][:, :, None]
+    proj = x3[..., :2] / x3[..., 2:]
+    assert torch.allclose(proj, b["rays"], atol=1e-5)
+    shifted = 1.7 * proj + torch.tensor([0.3, -0.2])
+    assert torch.allclose(_shape_2d(shifted), _shape_2d(proj), atol=1e-5)
+    assert not torch.allclose(_shape_2d(proj.flip(-2)), _shape_2d(proj), atol=1e-3)
 
 
 def test_train_command_on_data_3d_files(tmp_path):

@@ -48,6 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--semi-supervised", action="store_true",
                    help="semi-supervised training: pose + trajectory on labelled data, back-projection "
                         "and bone-length losses on --subjects-unlabeled")
+    m.add_argument("--semi-2d", choices=("absolute", "normalized"), default="absolute",
+                   help="back-projection loss on unlabelled data: the paper's, in image units "
+                        "(absolute), or on root-centred, size-normalised 2D shapes (normalized), which "
+                        "keeps trajectory errors out of the pose")
     m.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before semi-supervision")
     m.add_argument("--input-norm", choices=("focal_scaled", "focal"), default="focal_scaled",
                    help="2D input units: camera rays (x - c) / f, further centred on the person and divided "
@@ -109,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
                       fps=args.fps, downsample=args.downsample, subset=args.subset,
                       kind="trajectory" if args.trajectory else "pose", semi_supervised=args.semi_supervised,
                       warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,
-                      init=args.init, input_norm=args.input_norm)
+                      init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

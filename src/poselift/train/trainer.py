@@ -35,6 +35,9 @@ from poselift.lift.model import ModelConfig, build_model
 
 H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
 SEMI_2D_WEIGHT = 2.29
+# Normalised 2D units are the person's RMS joint spread, about 0.3 m of body: this
+# weight makes a shape error cost about what the same error costs in the 3D loss (m).
+SEMI_2D_NORMALIZED_WEIGHT = 0.3
 
 
 @dataclass
@@ -68,6 +71,7 @@ class TrainConfig:
     init: str = ""                # start from this poselift model's weights (fine-tuning)
     input_norm: str = "focal_scaled"  # focal | focal_scaled (see lift.inference.normalize_input)
     bn_calibration_batches: int = 24  # batches re-estimating batch-norm statistics after each epoch
+    semi_2d: str = "absolute"     # absolute (the paper's) | normalized back-projection loss
 
     @property
     def widths(self) -> list[int]:
@@ -168,6 +172,17 @@ def _decode_root(raw: torch.Tensor, batch: dict[str, torch.Tensor], input_norm: 
     """Trajectory network output ``(N, L, 3)`` -> camera-frame root ``(N, L, 3)`` metres."""
     scale = batch["scale"].to(raw.device) if input_norm == "focal_scaled" else None
     return decode_trajectory(raw, batch["rays"][:, :, 0].to(raw.device), scale)
+
+
+def _shape_2d(p: torch.Tensor) -> torch.Tensor:
+    """2D joints ``(..., J, 2)`` centred on the root and divided by their RMS spread.
+
+    The ``normalized`` back-projection loss compares these, so an error of the
+    trajectory network (a depth off by 5-10 % scales the projection; an offset moves it)
+    is not pushed into the pose: only the projected shape must match the 2D input.
+    """
+    c = p - p[..., :1, :]
+    return c / c.pow(2).sum(-1).mean(-1, keepdim=True).sqrt().clamp(min=1e-6)[..., None]
 
 
 def trajectory_parameterization(input_norm: str) -> str:
@@ -350,9 +365,13 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                         x3 = up + ut[:, :, None]
                         proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
                         target_2d = u["rays"].to(device)
-                        # Rays x 2.29 = VideoPose3D's screen units for Human3.6M's cameras
-                        # (f = 1145 px, 1000 px wide), i.e. the paper's weighting.
-                        loss_2d = SEMI_2D_WEIGHT * torch.linalg.norm(proj - target_2d, dim=-1).mean()
+                        if cfg.semi_2d == "normalized":
+                            loss_2d = SEMI_2D_NORMALIZED_WEIGHT * torch.linalg.norm(
+                                _shape_2d(proj) - _shape_2d(target_2d), dim=-1).mean()
+                        else:
+                            # Rays x 2.29 = VideoPose3D's screen units for Human3.6M's cameras
+                            # (f = 1145 px, 1000 px wide), i.e. the paper's weighting.
+                            loss_2d = SEMI_2D_WEIGHT * torch.linalg.norm(proj - target_2d, dim=-1).mean()
                         loss_len = (bone_lengths_t(up).mean(dim=(0, 1)) -
                                     bone_lengths_t(pred).mean(dim=(0, 1)).detach()).abs().mean()
                         loss = loss + loss_2d + loss_len
