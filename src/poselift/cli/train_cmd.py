@@ -48,10 +48,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--semi-supervised", action="store_true",
                    help="semi-supervised training: pose + trajectory on labelled data, back-projection "
                         "and bone-length losses on --subjects-unlabeled")
-    m.add_argument("--semi-2d", choices=("absolute", "normalized"), default="absolute",
-                   help="back-projection loss on unlabelled data: the paper's, in image units "
-                        "(absolute), or on root-centred, size-normalised 2D shapes (normalized), which "
-                        "keeps trajectory errors out of the pose")
+    m.add_argument("--semi-2d", choices=("normalized", "absolute"), default="normalized",
+                   help="back-projection loss on unlabelled data: on root-centred, size-normalised 2D "
+                        "shapes (normalized, default), which keeps trajectory errors out of the pose, or "
+                        "the paper's, in image units (absolute)")
     m.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before semi-supervision")
     m.add_argument("--input-norm", choices=("focal_scaled", "focal"), default="focal_scaled",
                    help="2D input units: camera rays (x - c) / f, further centred on the person and divided "
