@@ -149,6 +149,21 @@ def matrices_to_zxy(R: np.ndarray) -> np.ndarray:
     return np.degrees(out)
 
 
+_UP_WEIGHT = 4.0
+
+
+def _fit_rotation(rest: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(T, 3, 3) rotations R minimising sum_k w_k |R rest_k - target_tk|^2 (weighted Kabsch).
+
+    ``rest`` (K, 3), ``target`` (T, K, 3), ``w`` (K,)."""
+    H = np.einsum("k,ki,tkj->tij", w, rest, target)          # sum w a b^T
+    U, _, Vt = np.linalg.svd(H)
+    d = np.sign(np.linalg.det(np.swapaxes(Vt, -1, -2) @ np.swapaxes(U, -1, -2)))
+    D = np.broadcast_to(np.eye(3), H.shape).copy()
+    D[:, 2, 2] = d
+    return np.swapaxes(Vt, -1, -2) @ D @ np.swapaxes(U, -1, -2)
+
+
 def _solve(X: np.ndarray, valid: np.ndarray):
     """Rest offsets (J, 3) and local rotations (T, J, 3, 3) for world positions X (T, J, 3)."""
     T, J = X.shape[:2]
@@ -172,8 +187,12 @@ def _solve(X: np.ndarray, valid: np.ndarray):
         Gp = G[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (T, 3, 3))
         kids = CHILDREN[j]
         if j in _FRAMES:
-            up, right, left = _FRAMES[j]
-            G[:, j] = _two_vector_frame(X[:, up] - rec[:, j], X[:, left] - X[:, right])
+            # Least-squares rotation over all children (the two-vector frame that set the
+            # rest layout makes one child exact and leaves the others' error to chance);
+            # the "up" child is weighted so the chain above it barely moves.
+            up = _FRAMES[j][0]
+            w = np.array([_UP_WEIGHT if c == up else 1.0 for c in kids])
+            G[:, j] = _fit_rotation(offsets[kids], X[:, kids] - rec[:, j][:, None], w)
         elif len(kids) == 1:
             c = kids[0]
             d_local = _unit(np.einsum("tji,tj->ti", Gp, X[:, c] - rec[:, j]))
