@@ -56,7 +56,9 @@ class LiftModel:
         causal: whether the model sees only past frames.
         input_normalization: ``"screen"`` (VideoPose3D: ``x / w * 2 - [1, h / w]``) or
             ``"focal"`` (pixels centred on the principal point and divided by the focal
-            length, for models trained to be lens-independent).
+            length, for models trained to be lens-independent) or ``"focal_scaled"``
+            (those rays seen by a virtual camera looking at the person and divided by
+            the person's 2D size; see :func:`poselift.lift.inference.scaled_rays`).
     """
 
     model_pos: TemporalModel
