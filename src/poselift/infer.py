@@ -225,6 +225,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     stem = src.stem
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
+    if opts.world and not opts.trajectory:
+        raise InputError("--world needs root trajectories; drop --no-trajectory", src)
     lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
     info = None
     if video is not None:
@@ -256,8 +258,6 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
                          fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory)
     secs["lift"] = time.perf_counter() - t1
     if opts.world:
-        if not opts.trajectory:
-            raise InputError("--world needs root trajectories; drop --no-trajectory", src)
         try:
             result.add_world()
         except ValueError as exc:

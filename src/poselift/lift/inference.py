@@ -84,6 +84,24 @@ def ray_rotation(rays: np.ndarray) -> np.ndarray:
     return R
 
 
+def _running_median(a: np.ndarray, window: int, causal: bool, time_axis: int) -> np.ndarray:
+    """Running median of ``a`` along ``time_axis`` (centred, or trailing when causal)."""
+    from scipy.ndimage import median_filter
+
+    size = max(int(window), 1)
+    # A trailing window for causal models: scipy's origin shifts the window's centre.
+    origin = size // 2 - (1 - size % 2) if causal else 0
+    shape = [1] * a.ndim
+    org = [0] * a.ndim
+    shape[time_axis], org[time_axis] = size, origin
+    return median_filter(a, size=tuple(shape), mode="nearest", origin=tuple(org))
+
+
+def _spread(r: np.ndarray) -> np.ndarray:
+    """Per-frame RMS distance of the joints ``(..., J, 2)`` from their mean."""
+    return np.sqrt(((r - r.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))
+
+
 def person_scale(rays: np.ndarray, window: int, causal: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Running 2D size and root position of one person, in the units of ``rays``.
 
@@ -99,22 +117,9 @@ def person_scale(rays: np.ndarray, window: int, causal: bool = False) -> tuple[n
     Returns:
         ``scale (..., T)`` and ``centre (..., T, 2)``.
     """
-    from scipy.ndimage import median_filter
-
     r = np.asarray(rays, dtype=np.float64)
-    spread = np.sqrt(((r - r.mean(axis=-2, keepdims=True)) ** 2).sum(-1).mean(-1))
-    size = max(int(window), 1)
-    # A trailing window for causal models: scipy's origin shifts the window's centre.
-    origin = size // 2 - (1 - size % 2) if causal else 0
-    lead = spread.ndim - 1
-
-    def run(a: np.ndarray, extra: int = 0) -> np.ndarray:
-        shape = (1,) * lead + (size,) + (1,) * extra
-        org = (0,) * lead + (origin,) + (0,) * extra
-        return median_filter(a, size=shape, mode="nearest", origin=org)
-
-    scale = run(spread)
-    centre = run(r[..., 0, :], 1)
+    scale = _running_median(_spread(r), window, causal, r.ndim - 3)
+    centre = _running_median(r[..., 0, :], window, causal, r.ndim - 3)
     return np.maximum(scale, 1e-6), centre
 
 
@@ -147,12 +152,12 @@ def scaled_rays(rays: np.ndarray, window: int, causal: bool = False) -> ScaledIn
     the virtual camera's frame; :func:`to_camera_frame` maps results back.
     """
     r = np.asarray(rays, dtype=np.float64)
-    _, centre = person_scale(r, window, causal)
-    R = ray_rotation(centre)                                     # (..., T, 3, 3)
+    t_axis = r.ndim - 3
+    R = ray_rotation(_running_median(r[..., 0, :], window, causal, t_axis))                                     # (..., T, 3, 3)
     h = np.concatenate([r, np.ones(r.shape[:-1] + (1,))], axis=-1)
     q = np.einsum("...ji,...kj->...ki", R, h)                  # R^T h for every joint
     vr = q[..., :2] / q[..., 2:3]
-    scale, _ = person_scale(vr, window, causal)
+    scale = np.maximum(_running_median(_spread(vr), window, causal, t_axis), 1e-6)
     x = vr / scale[..., None, None]
     return ScaledInput(x.astype(np.float32), vr.astype(np.float32), scale.astype(np.float32), R.astype(np.float32))
 
@@ -165,24 +170,21 @@ def to_camera_frame(points: np.ndarray, R: np.ndarray) -> np.ndarray:
 
 
 def normalize_input(keypoints_px: np.ndarray, width: int, height: int, mode: str = "screen",
-                    focal_px: float | None = None, center_px: tuple[float, float] | None = None,
-                    window: int = 1, causal: bool = False) -> np.ndarray:
+                    focal_px: float | None = None, center_px: tuple[float, float] | None = None) -> np.ndarray:
     """Pixels ``(..., J, 2)`` -> the network's input units.
 
     ``screen``: VideoPose3D's ``x / w * 2 - [1, h / w]``. ``focal``: ``(x - c) / f``, i.e.
-    normalised camera rays, which removes the lens from the input. ``focal_scaled``:
-    those rays centred on the person and divided by their 2D size (see
-    :func:`scaled_rays`; ``window`` is the running-median length, ``(T, J, 2)`` input).
+    normalised camera rays, which removes the lens from the input. ``focal_scaled``
+    input is built from ``focal`` rays by :func:`scaled_rays`.
     """
     kp = np.asarray(keypoints_px, dtype=np.float32)
     if mode == "screen":
         return normalize_screen_coordinates(kp, w=width, h=height).astype(np.float32)
-    if mode in ("focal", "focal_scaled"):
+    if mode == "focal":
         if focal_px is None:
             raise ValueError("focal normalisation needs a focal length")
         c = np.asarray(center_px if center_px is not None else (width / 2, height / 2), dtype=np.float32)
-        rays = ((kp - c) / float(focal_px)).astype(np.float32)
-        return rays if mode == "focal" else scaled_rays(rays, window, causal).x
+        return ((kp - c) / float(focal_px)).astype(np.float32)
     raise ValueError(f"unknown input normalisation {mode!r}")
 
 

@@ -174,6 +174,16 @@ def _decode_root(raw: torch.Tensor, batch: dict[str, torch.Tensor], input_norm: 
     return decode_trajectory(raw, batch["rays"][:, :, 0].to(raw.device), scale)
 
 
+def _forward_both(net: torch.nn.Module, x: torch.Tensor,
+                  ux: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """``net`` on labelled ``x`` and, when given, unlabelled ``ux`` in one forward pass
+    (as in the paper's code), so batch-norm statistics describe both."""
+    if ux is None:
+        return net(x), None
+    both = net(torch.cat([x, ux]))
+    return both[: len(x)], both[len(x):]
+
+
 def _shape_2d(p: torch.Tensor) -> torch.Tensor:
     """2D joints ``(..., J, 2)`` centred on the root and divided by their RMS spread.
 
@@ -274,8 +284,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         except RuntimeError as exc:
             raise ValueError(f"--init model does not match the architecture: {str(exc).splitlines()[0]}") from None
     traj_model = None
+    traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
     if cfg.semi_supervised:
-        traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
         traj_model = build_model(traj_cfg).to(device)
     params = list(model.parameters()) + (list(traj_model.parameters()) if traj_model else [])
     opt = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
@@ -340,28 +350,19 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                 x = b["inputs"].to(device)
                 u = un_sampler.sample(cfg.batch_size) if (traj_model is not None and un_sampler is not None
                                                           and epoch >= cfg.warmup) else None
-                if u is not None:
-                    # One forward pass over labelled + unlabelled chunks, as in the paper's
-                    # code, so batch-norm statistics describe both.
-                    both = model(torch.cat([x, u["inputs"].to(device)]))
-                    pred, up = both[: len(x)], both[len(x):]
-                else:
-                    pred = model(x)
+                ux = u["inputs"].to(device) if u is not None else None
+                pred, up = _forward_both(model, x, ux)
                 if cfg.kind == "trajectory":
                     root = _decode_root(pred[:, :, 0], b, cfg.input_norm)
                     loss = weighted_root_loss(root, b["root"].to(device))
                 else:
                     loss = mpjpe_t(pred, b["target"].to(device))
                 if traj_model is not None:
-                    if u is not None:
-                        tboth = traj_model(torch.cat([x, u["inputs"].to(device)]))[:, :, 0]
-                        traw, utraw = tboth[: len(x)], tboth[len(x):]
-                    else:
-                        traw = traj_model(x)[:, :, 0]
-                    tr = _decode_root(traw, b, cfg.input_norm)
+                    traw, utraw = _forward_both(traj_model, x, ux)
+                    tr = _decode_root(traw[:, :, 0], b, cfg.input_norm)
                     loss = loss + weighted_root_loss(tr, b["root"].to(device))
                     if u is not None:
-                        ut = _decode_root(utraw, u, cfg.input_norm)
+                        ut = _decode_root(utraw[:, :, 0], u, cfg.input_norm)
                         x3 = up + ut[:, :, None]
                         proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
                         target_2d = u["rays"].to(device)
@@ -418,7 +419,6 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     model.eval()
     path = save_model(out_path, model, mcfg, meta)
     if traj_model is not None:
-        traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
         tmeta = dict(meta, kind="trajectory", output_layout="root", trajectory_parameterization=trajectory_parameterization(cfg.input_norm))
         save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
     return TrainResult(path, history[-1]["val_mm"] if history else float("nan"), wall, epoch, history)
