@@ -35,6 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="random virtual cameras, or the Human3.6M cameras of each subject")
     d.add_argument("--noise", choices=["detector", "clean"], default="detector",
                    help="detector-like 2D noise or clean projections (default: %(default)s)")
+    d.add_argument("--keypoint-style", choices=("blazepose", "none"), default="blazepose",
+                   help="with --noise detector: move the 2D of a share of the chunks (--style-prob) to where "
+                        "the detector puts its keypoints (BlazePose: hips higher and narrower, shoulders wider "
+                        "than mocap joint centres; docs/keypoint_style.md) while the 3D targets stay joint "
+                        "centres, or none (default: %(default)s)")
+    d.add_argument("--style-prob", type=float, default=0.75, metavar="P",
+                   help="share of training chunks in the detector's keypoint style (default: %(default)s)")
     d.add_argument("--no-da", dest="augment", action="store_false", help="disable flip augmentation")
     m = p.add_argument_group("model")
     m.add_argument("-arc", "--architecture", default="3,3,3,3", metavar="W1,W2,...",
@@ -61,6 +68,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o = p.add_argument_group("optimisation")
     o.add_argument("-lr", "--learning-rate", type=float, default=1e-3)
     o.add_argument("-lrd", "--lr-decay", type=float, default=0.95, help="per-epoch learning-rate factor")
+    o.add_argument("--lr-schedule", choices=("epoch", "time"), default="epoch",
+                   help="epoch: lr x lr_decay^epoch (VideoPose3D's); time: the same exponential decay laid over "
+                        "--time-limit, from lr to lr x --lr-final, so the run reaches its low tail at the limit "
+                        "(resumes continue the schedule from the recorded elapsed time)")
+    o.add_argument("--lr-final", type=float, default=0.01, metavar="FACTOR",
+                   help="with --lr-schedule time: final learning rate as a fraction of -lr (default: %(default)s)")
+    o.add_argument("--velocity-weight", type=float, default=0.0, metavar="W",
+                   help="add W x MPJVE (error of frame-to-frame motion) to the pose loss (default: %(default)s)")
+    o.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
     o.add_argument("-e", "--epochs", type=int, default=20)
     o.add_argument("-b", "--batch-size", type=int, default=64, help="chunks per batch (default: %(default)s)")
     o.add_argument("--chunk", type=int, default=32, help="output frames per chunk (default: %(default)s)")
@@ -113,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
                       fps=args.fps, downsample=args.downsample, subset=args.subset,
                       kind="trajectory" if args.trajectory else "pose", semi_supervised=args.semi_supervised,
                       warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,
-                      init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d)
+                      init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d,
+                      keypoint_style=args.keypoint_style, style_prob=args.style_prob,
+                      velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
+                      compile=args.compile)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

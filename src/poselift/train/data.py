@@ -33,8 +33,32 @@ def default_data_dir() -> Path:
     return Path.cwd().parent / "shared" / "data"
 
 
+def _cache_key(data: Sequence[str | Path], dataset: str, fps: float) -> str | None:
+    """A key naming the mocap files under ``data`` with their sizes and times (None when
+    there are too many to list cheaply)."""
+    import hashlib
+
+    h = hashlib.sha256(f"v1|{dataset}|{fps!r}".encode())
+    count = 0
+    for d in sorted(str(x) for x in data):
+        p = Path(d)
+        files = sorted(p.rglob("*")) if p.is_dir() else [p]
+        for f in files:
+            if f.is_file():
+                st = f.stat()
+                h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+                count += 1
+                if count > 200_000:
+                    return None
+    return h.hexdigest()[:24]
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("POSELIFT_CACHE", Path.home() / ".cache" / "poselift"))
+
+
 def load_clips(data: Sequence[str | Path], dataset: str, fps: float, subjects: Sequence[str] | None = None,
-               downsample: int = 1, progress: bool = True) -> list[Clip]:
+               downsample: int = 1, progress: bool = True, cache: bool = True) -> list[Clip]:
     """Mocap clips as training :class:`Clip` s.
 
     Args:
@@ -45,16 +69,9 @@ def load_clips(data: Sequence[str | Path], dataset: str, fps: float, subjects: S
         subjects: keep only these subjects (e.g. ``S1,S5``); None keeps all.
         downsample: keep every n-th frame after resampling (VideoPose3D's ``--downsample``).
     """
-    from poselift.io.mocap import load_mocap_collection
-
     if dataset not in DATASETS:
         raise InputError(f"unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}")
-    errors: list[InputError] = []
-    wanted = DATASETS[dataset]
-    raw = load_mocap_collection([Path(d) for d in data], fps=fps, datasets=list(wanted) if wanted else None,
-                                errors=errors, progress=progress)
-    for e in errors:
-        print(f"warning: skipped {e}")
+    raw = _load_raw_cached(data, dataset, fps, progress) if cache else _load_raw(data, dataset, fps, progress)
     clips = []
     for c in raw:
         if subjects and c.subject not in subjects:
@@ -66,6 +83,48 @@ def load_clips(data: Sequence[str | Path], dataset: str, fps: float, subjects: S
     if not clips:
         raise InputError(f"no {dataset} motion found (subjects: {', '.join(subjects) if subjects else 'all'})",
                          ", ".join(str(d) for d in data))
+    return clips
+
+
+def _load_raw(data: Sequence[str | Path], dataset: str, fps: float, progress: bool) -> list[Clip]:
+    from poselift.io.mocap import load_mocap_collection
+
+    errors: list[InputError] = []
+    wanted = DATASETS[dataset]
+    raw = load_mocap_collection([Path(d) for d in data], fps=fps, datasets=list(wanted) if wanted else None,
+                                errors=errors, progress=progress)
+    for e in errors:
+        print(f"warning: skipped {e}")
+    return [Clip(name=c.name, positions=np.asarray(c.positions, np.float32), subject=c.subject, dataset=c.dataset)
+            for c in raw]
+
+
+def _load_raw_cached(data: Sequence[str | Path], dataset: str, fps: float, progress: bool) -> list[Clip]:
+    """:func:`_load_raw` through a cache of plain arrays (``$POSELIFT_CACHE`` or
+    ``~/.cache/poselift``): decoding and resampling all shared mocap takes about a
+    minute, reading the cache well under a second. The key covers every file's path,
+    size and modification time, so changed data is decoded again."""
+    key = _cache_key(data, dataset, fps)
+    path = _cache_dir() / f"clips-{key}.npz" if key else None
+    if path is not None and path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                n = int(z["count"])
+                return [Clip(name=str(z["names"][i]), positions=z[f"p{i}"], subject=str(z["subjects"][i]),
+                             dataset=str(z["datasets"][i])) for i in range(n)]
+        except (OSError, KeyError, ValueError):
+            pass                                   # a broken cache is rebuilt
+    clips = _load_raw(data, dataset, fps, progress)
+    if path is not None and clips:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npz")
+            np.savez(tmp, count=len(clips), names=np.array([c.name for c in clips]),
+                     subjects=np.array([c.subject for c in clips]), datasets=np.array([c.dataset for c in clips]),
+                     **{f"p{i}": c.positions for i, c in enumerate(clips)})
+            tmp.replace(path)
+        except OSError:
+            pass                                   # no cache on a read-only home: just slower
     return clips
 
 

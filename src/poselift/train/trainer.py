@@ -27,9 +27,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from poselift.data.synth import DetectorNoise, VirtualCamera, flip_world, sample_camera
+from poselift.data.keypoint_style import KEYPOINT_STYLES
+from poselift.data.synth import CameraBatch, DetectorNoise, VirtualCamera, sample_cameras
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
-from poselift.geometry.skeletons import H36M17
+from poselift.geometry.skeletons import H36M17, coco17_to_h36m17
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
 
@@ -72,6 +73,12 @@ class TrainConfig:
     input_norm: str = "focal_scaled"  # focal | focal_scaled (see lift.inference.normalize_input)
     bn_calibration_batches: int = 24  # batches re-estimating batch-norm statistics after each epoch
     semi_2d: str = "normalized"   # normalized (default, measured better) | absolute (the paper's)
+    keypoint_style: str = "blazepose"  # detector keypoint definitions for --noise detector (see data.keypoint_style)
+    style_prob: float = 0.75      # share of chunks in the detector's style (the rest: joint centres)
+    velocity_weight: float = 0.0  # weight of the velocity (MPJVE) term of the pose loss
+    lr_schedule: str = "epoch"    # epoch: lr * lr_decay**epoch | time: exponential in elapsed/time_limit
+    lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
+    compile: bool = False         # torch.compile the training forward pass
 
     @property
     def widths(self) -> list[int]:
@@ -99,7 +106,13 @@ def _h36m_virtual(subject: str) -> list[VirtualCamera]:
 
 
 class ChunkSampler:
-    """Draws training chunks: 2D input (normalised rays), 3D targets in the camera frame."""
+    """Draws training chunks: 2D input (normalised rays), 3D targets in the camera frame.
+
+    A whole batch is made at once with array operations (windows gathered from one
+    array of all clips, one camera per chunk, the detector's keypoint style, detector
+    noise and the running medians of ``focal_scaled`` input), so the batch generator
+    costs a few per cent of a training step rather than as much as the step itself.
+    """
 
     def __init__(self, clips: list[Clip], cfg: TrainConfig, receptive_field: int, seed: int) -> None:
         if not clips:
@@ -108,26 +121,84 @@ class ChunkSampler:
         self.cfg = cfg
         self.rf = receptive_field
         self.rng = np.random.default_rng(seed)
-        lengths = np.array([len(c.positions) for c in clips], dtype=np.float64)
-        self.p = lengths / lengths.sum()
+        self.lengths = np.array([len(c.positions) for c in clips], dtype=np.int64)
+        self.starts = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.positions = np.concatenate([c.positions for c in clips]).astype(np.float64)
+        self.p = self.lengths / self.lengths.sum()
         self.noise = DetectorNoise() if cfg.noise == "detector" else None
+        self.style = KEYPOINT_STYLES[cfg.keypoint_style] if cfg.noise == "detector" else None
         self._h36m_cams = {s: _h36m_virtual(s) for s in {c.subject for c in clips} if s.startswith("S")} \
             if cfg.cameras == "h36m" else {}
+        self._flip = H36M17.flip_permutation()
 
-    def window(self, clip: Clip, length: int) -> np.ndarray:
-        pos = clip.positions
-        t = len(pos)
-        if t >= length:
-            s = int(self.rng.integers(0, t - length + 1))
-            return pos[s: s + length]
-        pad_l = int(self.rng.integers(0, length - t + 1))
-        return np.pad(pos, ((pad_l, length - t - pad_l), (0, 0), (0, 0)), mode="edge")
+    def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` random windows ``(n, length, 17, 3)`` of consecutive frames (edge-padded
+        when a clip is shorter) and the clip index of each."""
+        idx = self.rng.choice(len(self.clips), size=n, p=self.p)
+        t = self.lengths[idx]
+        long_enough = t >= length
+        start = np.where(long_enough, self.rng.integers(0, np.maximum(t - length, 0) + 1),
+                         -self.rng.integers(0, np.maximum(length - t, 0) + 1))
+        frames = np.clip(start[:, None] + np.arange(length)[None], 0, t[:, None] - 1) + self.starts[idx][:, None]
+        return self.positions[frames], idx
 
-    def camera(self, clip: Clip, win: np.ndarray) -> VirtualCamera:
+    def cameras(self, idx: np.ndarray, win: np.ndarray) -> CameraBatch:
         if self.cfg.cameras == "h36m":
-            cams = self._h36m_cams.get(clip.subject) or self._h36m_cams.get("S1") or _h36m_virtual("S1")
-            return cams[int(self.rng.integers(len(cams)))]
-        return sample_camera(self.rng, win)
+            cams = []
+            for i in idx:
+                subj = self._h36m_cams.get(self.clips[i].subject) or self._h36m_cams.get("S1") or _h36m_virtual("S1")
+                cams.append(subj[int(self.rng.integers(len(subj)))])
+            return CameraBatch(R=np.stack([c.R for c in cams]), C=np.stack([c.C for c in cams]),
+                               f=np.array([c.f for c in cams]), c=np.stack([c.c for c in cams]),
+                               size=np.array([[c.width, c.height] for c in cams], dtype=np.float64))
+        return sample_cameras(self.rng, win)
+
+    def keypoints(self, cams: CameraBatch, x_cam: np.ndarray) -> np.ndarray:
+        """Pixels ``(n, L, 17, 2)`` of camera-frame joints: the projected joints, or, for a
+        ``style_prob`` share of the chunks, the detector's keypoints (see
+        :mod:`poselift.data.keypoint_style`) projected and turned into the Human3.6M-17
+        input exactly as inference turns BlazePose landmarks into it."""
+        kp = cams.project(x_cam)
+        if self.style is None or self.cfg.style_prob <= 0:
+            return kp
+        use = self.rng.random(len(x_cam)) < self.cfg.style_prob
+        if use.any():
+            styled = coco17_to_h36m17(cams.project(self.style.apply(x_cam, self.rng)))
+            kp[use] = styled[use]
+        return kp
+
+    def _visible_chunks(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray, CameraBatch]:
+        """Camera-frame joints ``(n, length, 17, 3)``, their 2D and the cameras, for chunks
+        whose person stays in front of the camera and near the frame.
+
+        A travelling clip sometimes walks past a randomly placed camera; those few chunks
+        (about 1 in 1000) have joints behind the lens, inputs hundreds of times larger than
+        any real video gives, and they wreck the batch-norm statistics. They are redrawn.
+        """
+        ys, kps, cam_parts = [], [], []
+        need = n
+        for _ in range(20):
+            win, idx = self.windows(need, length)
+            if self.cfg.augment:
+                flip = np.flatnonzero(self.rng.random(need) < 0.5)
+                win[flip] = win[flip][:, :, self._flip] * np.array([-1.0, 1.0, 1.0])
+            cams = self.cameras(idx, win)
+            y = cams.to_camera(win)
+            kp = self.keypoints(cams, y)
+            size = cams.size[:, None, None]
+            ok = (y[..., 2] > 0.3).all(axis=(1, 2)) & ((kp > -0.5 * size) & (kp < 1.5 * size)).all(axis=(1, 2, 3))
+            keep = np.flatnonzero(ok)
+            ys.append(y[keep])
+            kps.append(kp[keep])
+            cam_parts.append(CameraBatch(cams.R[keep], cams.C[keep], cams.f[keep], cams.c[keep], cams.size[keep]))
+            need -= len(keep)
+            if need <= 0:
+                break
+        else:
+            raise ValueError("could not place virtual cameras that see the training motion")
+        cat = lambda a: np.concatenate(a)[:n]  # noqa: E731
+        cams = CameraBatch(*(cat([getattr(c, f) for c in cam_parts]) for f in ("R", "C", "f", "c", "size")))
+        return cat(ys), cat(kps), cams
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         """``n`` chunks: ``inputs (n, L+rf-1, 17, 2)``, ``target (n, L, 17, 3)`` root-relative,
@@ -135,28 +206,16 @@ class ChunkSampler:
         focal-normalised 2D of the output frames and ``scale (n, L)`` the person's 2D size
         used by ``focal_scaled`` input (ones for ``focal``)."""
         length = self.cfg.chunk + self.rf - 1
-        ys, rays = [], []
-        idx = self.rng.choice(len(self.clips), size=n, p=self.p)
-        for i in idx:
-            clip = self.clips[i]
-            win = self.window(clip, length)
-            if self.cfg.augment and self.rng.random() < 0.5:
-                win = flip_world(win)
-            cam = self.camera(clip, win)
-            x_cam = cam.to_camera(win)
-            kp = cam.project(x_cam)
-            if self.noise is not None:
-                kp, _ = self.noise(self.rng, kp)
-            rays.append((kp - cam.c) / cam.f)
-            ys.append(x_cam)
-        r = np.stack(rays).astype(np.float32)
-        y = np.stack(ys)
+        y, kp, cams = self._visible_chunks(n, length)
+        if self.noise is not None:
+            kp, _ = self.noise.batch(self.rng, kp)
+        r = ((kp - cams.c[:, None, None]) / cams.f[:, None, None, None]).astype(np.float32)
         if self.cfg.input_norm == "focal_scaled":
             # Everything (targets, root, rays) lives in the virtual camera that looks at
             # the person; see lift.inference.scaled_rays.
             si = scaled_rays(r, self.rf, self.cfg.causal)
             x, r, scale = si.x, si.rays, si.scale
-            y = np.einsum("ntji,ntkj->ntki", si.R, y)             # R^T X per frame
+            y = np.matmul(y, si.R.astype(np.float64))               # R^T X per joint
         else:
             x, scale = r, np.ones(r.shape[:2], np.float32)
         off = self.rf // 2 if not self.cfg.causal else self.rf - 1
@@ -248,9 +307,77 @@ def recalibrate_batchnorm(models: list[torch.nn.Module], samplers: list[ChunkSam
         m.momentum = mom
 
 
-def _bn_momentum(epoch: int, epochs: int) -> float:
+def _bn_momentum(progress: float) -> float:
+    """Batch-norm momentum decayed from 0.1 to 0.001 over training (``progress`` 0..1)."""
     initial, final = 0.1, 0.001
-    return initial * math.exp(-epoch / max(epochs, 1) * math.log(initial / final))
+    return initial * math.exp(-min(max(progress, 0.0), 1.0) * math.log(initial / final))
+
+
+def training_progress(cfg: TrainConfig, epoch: int, elapsed_s: float) -> float:
+    """How far through its schedule a run is, 0..1: by wall time with ``lr_schedule ==
+    "time"`` (so the schedule's tail falls exactly at ``time_limit_min``, whatever speed
+    the machine has), else by epoch."""
+    if cfg.lr_schedule == "time":
+        return min(max(elapsed_s / (cfg.time_limit_min * 60.0), 0.0), 1.0)
+    return min(epoch / max(cfg.epochs, 1), 1.0)
+
+
+def learning_rate(cfg: TrainConfig, epoch: int, elapsed_s: float) -> float:
+    """The learning rate at ``epoch`` / ``elapsed_s`` seconds of training.
+
+    ``epoch`` schedule: VideoPose3D's ``lr * lr_decay ** epoch``. ``time`` schedule: the
+    same exponential shape laid over the time budget, ``lr * lr_final ** (elapsed /
+    limit)``: it starts at ``lr`` and reaches ``lr * lr_final`` at the limit, so a run
+    stopped by its time limit has had its low-learning-rate tail rather than being cut
+    off half-way down the decay.
+    """
+    if cfg.lr_schedule == "time":
+        return cfg.lr * cfg.lr_final ** training_progress(cfg, epoch, elapsed_s)
+    return cfg.lr * cfg.lr_decay ** epoch
+
+
+def pose_loss(pred: torch.Tensor, target: torch.Tensor, velocity_weight: float = 0.0) -> torch.Tensor:
+    """MPJPE (metres) plus ``velocity_weight`` x the MPJVE of consecutive output frames."""
+    loss = mpjpe_t(pred, target)
+    if velocity_weight and pred.shape[1] > 1:
+        loss = loss + velocity_weight * mpjpe_t(pred[:, 1:] - pred[:, :-1], target[:, 1:] - target[:, :-1])
+    return loss
+
+
+def batch_loss(cfg: TrainConfig, net: torch.nn.Module, traj_net: torch.nn.Module | None,
+               b: dict[str, torch.Tensor], u: dict[str, torch.Tensor] | None,
+               device: str | torch.device) -> torch.Tensor:
+    """The training loss of one labelled batch ``b`` (and unlabelled batch ``u`` when
+    semi-supervised), computed on ``device``: every tensor of both batches is moved there
+    (the batches come from the CPU sampler; the networks live on ``device``)."""
+    x = b["inputs"].to(device)
+    ux = u["inputs"].to(device) if u is not None else None
+    pred, up = _forward_both(net, x, ux)
+    if cfg.kind == "trajectory":
+        root = _decode_root(pred[:, :, 0], b, cfg.input_norm)
+        loss = weighted_root_loss(root, b["root"].to(device))
+    else:
+        loss = pose_loss(pred, b["target"].to(device), cfg.velocity_weight)
+    if traj_net is not None:
+        traw, utraw = _forward_both(traj_net, x, ux)
+        tr = _decode_root(traw[:, :, 0], b, cfg.input_norm)
+        loss = loss + weighted_root_loss(tr, b["root"].to(device))
+        if u is not None:
+            ut = _decode_root(utraw[:, :, 0], u, cfg.input_norm)
+            x3 = up + ut[:, :, None]
+            proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
+            target_2d = u["rays"].to(device)
+            if cfg.semi_2d == "normalized":
+                loss_2d = SEMI_2D_NORMALIZED_WEIGHT * torch.linalg.norm(
+                    _shape_2d(proj) - _shape_2d(target_2d), dim=-1).mean()
+            else:
+                # Rays x 2.29 = VideoPose3D's screen units for Human3.6M's cameras
+                # (f = 1145 px, 1000 px wide), i.e. the paper's weighting.
+                loss_2d = SEMI_2D_WEIGHT * torch.linalg.norm(proj - target_2d, dim=-1).mean()
+            loss_len = (bone_lengths_t(up).mean(dim=(0, 1)) -
+                        bone_lengths_t(pred).mean(dim=(0, 1)).detach()).abs().mean()
+            loss = loss + loss_2d + loss_len
+    return loss
 
 
 def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: Path, *,
@@ -268,6 +395,12 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
 
     from poselift.lift.weights import save_model
 
+    if cfg.lr_schedule not in ("epoch", "time"):
+        raise ValueError(f"unknown learning-rate schedule {cfg.lr_schedule!r} (epoch or time)")
+    if cfg.lr_schedule == "time" and not cfg.time_limit_min > 0:
+        raise ValueError("the time learning-rate schedule needs a time limit (--time-limit MIN)")
+    if cfg.keypoint_style not in KEYPOINT_STYLES:
+        raise ValueError(f"unknown keypoint style {cfg.keypoint_style!r} ({', '.join(KEYPOINT_STYLES)})")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
@@ -330,52 +463,50 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
 
     steps = max(cfg.epoch_size // cfg.batch_size, 1)
     epoch = start_epoch
-    try:
-        for epoch in range(start_epoch, cfg.epochs):
-            lr = cfg.lr * cfg.lr_decay ** epoch
-            for g in opt.param_groups:
-                g["lr"] = lr
-            mom = _bn_momentum(epoch, cfg.epochs)
+    timed = cfg.lr_schedule == "time"
+    # The compiled module shares its parameters with `model`; only the training forward
+    # pass uses it (batch-norm recalibration, validation and saving use `model`).
+    fwd = torch.compile(model) if cfg.compile else model
+    reached_limit = False
+
+    def elapsed_now() -> float:
+        return elapsed_before + time.time() - t0
+
+    def set_schedule(ep: int) -> float:
+        el = elapsed_now()
+        lr = learning_rate(cfg, ep, el)
+        for g in opt.param_groups:
+            g["lr"] = lr
+        if not cfg.bn_calibration_batches:
+            # With recalibration the running statistics are re-estimated from scratch
+            # before every use, so the momentum schedule would change nothing -- except
+            # force torch.compile to recompile the network for every new value.
+            mom = _bn_momentum(training_progress(cfg, ep, el))
             model.set_bn_momentum(mom)
             if traj_model is not None:
                 traj_model.set_bn_momentum(mom)
+        return lr
+
+    try:
+        for epoch in range(start_epoch, cfg.epochs):
+            lr = set_schedule(epoch)
             model.train()
             if traj_model is not None:
                 traj_model.train()
             losses = []
             bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                        leave=False, unit="batch")
-            for _ in bar:
+            for step in bar:
+                if timed:
+                    if step % 10 == 0:
+                        lr = set_schedule(epoch)
+                    if elapsed_now() >= cfg.time_limit_min * 60:
+                        reached_limit = True
+                        break
                 b = sampler.sample(cfg.batch_size)
-                x = b["inputs"].to(device)
                 u = un_sampler.sample(cfg.batch_size) if (traj_model is not None and un_sampler is not None
                                                           and epoch >= cfg.warmup) else None
-                ux = u["inputs"].to(device) if u is not None else None
-                pred, up = _forward_both(model, x, ux)
-                if cfg.kind == "trajectory":
-                    root = _decode_root(pred[:, :, 0], b, cfg.input_norm)
-                    loss = weighted_root_loss(root, b["root"].to(device))
-                else:
-                    loss = mpjpe_t(pred, b["target"].to(device))
-                if traj_model is not None:
-                    traw, utraw = _forward_both(traj_model, x, ux)
-                    tr = _decode_root(traw[:, :, 0], b, cfg.input_norm)
-                    loss = loss + weighted_root_loss(tr, b["root"].to(device))
-                    if u is not None:
-                        ut = _decode_root(utraw[:, :, 0], u, cfg.input_norm)
-                        x3 = up + ut[:, :, None]
-                        proj = x3[..., :2] / x3[..., 2:].clamp(min=0.1)
-                        target_2d = u["rays"].to(device)
-                        if cfg.semi_2d == "normalized":
-                            loss_2d = SEMI_2D_NORMALIZED_WEIGHT * torch.linalg.norm(
-                                _shape_2d(proj) - _shape_2d(target_2d), dim=-1).mean()
-                        else:
-                            # Rays x 2.29 = VideoPose3D's screen units for Human3.6M's cameras
-                            # (f = 1145 px, 1000 px wide), i.e. the paper's weighting.
-                            loss_2d = SEMI_2D_WEIGHT * torch.linalg.norm(proj - target_2d, dim=-1).mean()
-                        loss_len = (bone_lengths_t(up).mean(dim=(0, 1)) -
-                                    bone_lengths_t(pred).mean(dim=(0, 1)).detach()).abs().mean()
-                        loss = loss + loss_2d + loss_len
+                loss = batch_loss(cfg, fwd, traj_model, b, u, device)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -383,12 +514,14 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
                 if stop["flag"]:
                     break
+            if not losses:      # the time limit fell between two epochs
+                break
             calib = [ChunkSampler(clips, cfg, rf, cfg.seed + 7919 * (epoch + 1))]
             if un_sampler is not None and epoch >= cfg.warmup:
                 calib.append(ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7919 * (epoch + 1) + 1))
             recalibrate_batchnorm([model] + ([traj_model] if traj_model is not None else []), calib,
                                   cfg.bn_calibration_batches, cfg.batch_size, device)
-            val_err = evaluate_chunks(model, val, cfg.kind, cfg.input_norm)
+            val_err = evaluate_chunks(model, val, cfg.kind, cfg.input_norm, device)
             elapsed = elapsed_before + time.time() - t0
             history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mm": val_err,
                             "lr": lr, "elapsed_s": elapsed})
@@ -396,9 +529,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             if stop["flag"]:
                 save_ckpt(epoch)  # the interrupted epoch is redone on resume
                 raise KeyboardInterrupt
-            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs:
+            if (epoch + 1) % checkpoint_every == 0 or epoch + 1 == cfg.epochs or reached_limit:
                 save_ckpt(epoch + 1)
-            if cfg.time_limit_min and elapsed > cfg.time_limit_min * 60:
+            if reached_limit or (cfg.time_limit_min and elapsed > cfg.time_limit_min * 60):
                 log(f"time limit of {cfg.time_limit_min} min reached after epoch {epoch + 1}")
                 epoch += 1
                 break
@@ -426,17 +559,21 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
 
 @torch.no_grad()
 def evaluate_chunks(model: torch.nn.Module, batch: dict[str, torch.Tensor], kind: str = "pose",
-                    input_norm: str = "focal_scaled") -> float:
-    """MPJPE (pose) or root error (trajectory) on prepared chunks, millimetres."""
+                    input_norm: str = "focal_scaled", device: str | torch.device = "cpu") -> float:
+    """MPJPE (pose) or root error (trajectory) on prepared chunks, millimetres.
+
+    Every tensor of the batch is moved to ``device`` (the model's) before use."""
     model.eval()
     errs = []
     for s in range(0, len(batch["inputs"]), 64):
-        part = {k: v[s: s + 64] for k, v in batch.items()}
+        part = {k: v[s: s + 64].to(device) for k, v in batch.items()}
         pred = model(part["inputs"])
         if kind == "trajectory":
             root = _decode_root(pred[:, :, 0], part, input_norm)
-            errs.append(torch.linalg.norm(root - part["root"], dim=-1).mean().item())
+            errs.append(torch.linalg.norm(root - part["root"], dim=-1).mean())
         else:
             p = pred - pred[:, :, :1]
-            errs.append(mpjpe_t(p, part["target"]).item())
-    return float(np.mean(errs) * 1000)
+            errs.append(mpjpe_t(p, part["target"]))
+    total = torch.stack(errs).mean() * 1000
+    # On the meta device (shape and placement checks without a GPU) there is no number.
+    return float("nan") if total.device.type == "meta" else float(total)

@@ -1,0 +1,85 @@
+"""The training recipe: learning-rate schedule tied to the time budget, losses, device placement."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from poselift.lift.model import ModelConfig, build_model
+from poselift.train.trainer import (ChunkSampler, Clip, TrainConfig, batch_loss, evaluate_chunks, learning_rate,
+                                    pose_loss, train, training_progress)
+
+from test_keypoint_style import STAND
+
+
+def _clips(n: int = 3) -> list[Clip]:
+    rng = np.random.default_rng(0)
+    out = []
+    for i in range(n):
+        ph = np.linspace(0, rng.uniform(3, 9), 200)
+        pos = np.repeat(STAND[None], 200, 0).copy()
+        for j, amp in ((13, 0.3), (16, -0.3), (3, 0.2), (6, -0.2)):
+            pos[:, j, 1] += amp * np.sin(ph)
+        out.append(Clip(f"c{i}", pos.astype(np.float32), "S1"))
+    return out
+
+
+def test_time_schedule_reaches_its_tail_at_the_limit():
+    cfg = TrainConfig(lr=1e-3, lr_final=0.01, lr_schedule="time", time_limit_min=10.0)
+    assert learning_rate(cfg, 0, 0.0) == 1e-3
+    np.testing.assert_allclose(learning_rate(cfg, 5, 300.0), 1e-4)          # half-way: sqrt(0.01)
+    np.testing.assert_allclose(learning_rate(cfg, 9, 600.0), 1e-5)          # the tail, at the limit
+    assert learning_rate(cfg, 99, 9000.0) == learning_rate(cfg, 9, 600.0)  # and stays there
+    lrs = [learning_rate(cfg, 0, t) for t in np.linspace(0, 600, 50)]
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    assert training_progress(cfg, 0, 600.0) == 1.0
+    epoch_cfg = TrainConfig(lr=1e-3, lr_decay=0.9, epochs=20)
+    np.testing.assert_allclose(learning_rate(epoch_cfg, 3, 1e9), 1e-3 * 0.9 ** 3)
+
+
+def test_time_limited_run_ends_at_the_low_tail(tmp_path):
+    cfg = TrainConfig(architecture="3,3", channels=32, dropout=0.0, batch_size=8, chunk=8, epoch_size=64,
+                      val_chunks=16, threads=1, epochs=100000, lr=1e-3, lr_final=0.01, lr_schedule="time",
+                      time_limit_min=0.15, bn_calibration_batches=2)
+    res = train(cfg, _clips(), _clips(1), tmp_path / "m.safetensors", progress=False, log=lambda s: None)
+    assert res.epochs_done < 100000                                        # stopped by the limit
+    assert 0.15 * 60 <= res.wall_time_s < 0.15 * 60 + 20
+    last = res.history[-1]["lr"]
+    assert last <= 1e-3 * 0.01 ** 0.85, last                               # within 15 % of the tail (log scale)
+    assert res.history[0]["lr"] > 3e-4
+
+
+def test_velocity_term():
+    target = torch.zeros(2, 5, 17, 3)
+    steady = torch.full_like(target, 0.1)          # constant offset: no velocity error
+    np.testing.assert_allclose(float(pose_loss(steady, target, 2.0)), float(pose_loss(steady, target, 0.0)))
+    jitter = target.clone()
+    jitter[:, ::2] += 0.1
+    assert float(pose_loss(jitter, target, 2.0)) > float(pose_loss(jitter, target, 0.0)) + 0.1
+
+
+def test_batches_follow_the_model_to_its_device():
+    """Every tensor the training step and validation use is moved to the model's device.
+
+    No GPU here: the ``meta`` device stands in for one (it checks shapes and device
+    placement without computing); a batch left on the CPU makes the network raise."""
+    cfg = TrainConfig(architecture="3,3", channels=16, batch_size=4, chunk=4, val_chunks=8, dropout=0.0)
+    s = ChunkSampler(_clips(), cfg, 9, 0)
+    b = s.sample(4)
+    assert all(v.device.type == "cpu" for v in b.values())
+    net = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16)).to("meta")
+    loss = batch_loss(cfg, net, None, b, None, "meta")
+    assert loss.device.type == "meta"
+    loss.backward()
+    assert all(p.grad is not None and p.grad.device.type == "meta" for p in net.parameters())
+    assert np.isnan(evaluate_chunks(net, s.sample(8), "pose", cfg.input_norm, "meta"))
+    # Semi-supervised and trajectory paths too.
+    traj = build_model(ModelConfig(17, 2, 1, [3, 3], False, 0.0, 16)).to("meta")
+    semi = TrainConfig(**{**cfg.__dict__, "semi_supervised": True})
+    assert batch_loss(semi, net, traj, b, s.sample(4), "meta").device.type == "meta"
+    tcfg = TrainConfig(**{**cfg.__dict__, "kind": "trajectory"})
+    assert batch_loss(tcfg, traj, None, b, None, "meta").device.type == "meta"
+    assert np.isnan(evaluate_chunks(traj, s.sample(8), "trajectory", cfg.input_norm, "meta"))
+    # The same step on the CPU gives a finite number (the meta run computed nothing).
+    cpu = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16))
+    assert np.isfinite(float(batch_loss(cfg, cpu, None, b, None, "cpu")))
