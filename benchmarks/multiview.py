@@ -180,6 +180,19 @@ def choose_image_convention(cams: list[CalibratedCamera], views: list[dict], off
     return min(scores, key=scores.get), scores
 
 
+def distortion_check(cams: list[CalibratedCamera], views: list[dict], offsets: list[int]) -> dict[str, float]:
+    """Median reprojection error of the label-independent points with the lens distortion
+    read as OpenCV coefficients (what the reader does), divided by 64 (as pose2sim's QCA
+    converter does), and ignored."""
+    out = {}
+    for name, scale in (("as_read", 1.0), ("divided_by_64", 1 / 64), ("none", 0.0)):
+        cs = [CalibratedCamera(c.name, c.R, c.t, c.K, c.dist * scale, c.image_size) for c in cams]
+        P = np.stack([c.projection_matrix() for c in cs])
+        sym = [symmetric_points(c.undistort_pixels(v["keypoints"])) for c, v in zip(cs, views)]
+        out[name] = median_sym_error(P, sym, offsets)
+    return out
+
+
 # --------------------------------------------------------------------------- triangulation
 def flip_hypotheses(P: np.ndarray, uv33: np.ndarray, w33: np.ndarray, clip_px: float = 100.0) -> np.ndarray:
     """Per frame, which views have the whole body labelled left/right the wrong way round.
@@ -267,6 +280,9 @@ def pose_metrics(lift_w: np.ndarray, tri_rel: np.ndarray) -> dict[str, np.ndarra
     out["trunk_tilt_abs_err_deg"] = np.abs(tl - tt)
     out["yaw_err_deg"] = yaw_difference(facing_direction(tri_rel, UP), facing_direction(lift_w, UP), UP)
     out["yaw_abs_err_deg"] = np.abs(out["yaw_err_deg"])
+    # The same from the hip line alone.
+    out["yaw_hips_abs_err_deg"] = np.abs(yaw_difference(facing_direction(tri_rel, UP, use_shoulders=False),
+                                                        facing_direction(lift_w, UP, use_shoulders=False), UP))
     return out
 
 
@@ -277,6 +293,7 @@ def summarise(per_frame: dict[str, np.ndarray]) -> dict[str, float]:
     s["shin_vs_thigh_pct"] = 100 * (s["thigh_shin_ratio_tri"] / s["thigh_shin_ratio_lift"] - 1)
     s["forearm_vs_upperarm_pct"] = 100 * (s["upperarm_forearm_ratio_tri"] / s["upperarm_forearm_ratio_lift"] - 1)
     s["backwards_frames"] = int(np.sum(per_frame["yaw_abs_err_deg"] > 90))
+    s["backwards_frames_hips"] = int(np.sum(per_frame["yaw_hips_abs_err_deg"] > 90))
     s["frames"] = int(np.sum(np.isfinite(per_frame["mpjpe_mm"])))
     return s
 
@@ -359,11 +376,14 @@ def main(argv: list[str] | None = None) -> int:
         und = [c.undistort_pixels(v["keypoints"][:T]) for c, v in zip(cams, views)]
     else:
         conv = conv2
+    dist = distortion_check(cams, views, offsets)
     up_check = {c.name: float((c.R.T @ np.array([0, 0, 1.0])) @ UP) for c in cams}  # optical axis . up
     heights = {c.name: float(c.center @ UP) for c in cams}
     print(f"calibration: {', '.join(f'{c.name} {c.image_size[0]}x{c.image_size[1]} f={c.K[0, 0]:.0f}px' for c in cams)}")
     print(f"image size convention for 1080-wide videos: {mode} (median reprojection px: "
           + ", ".join(f"{k} {v:.2f}" for k, v in conv.items()) + ")")
+    print("lens distortion (median reprojection px of label-free points): "
+          + ", ".join(f"{k} {v:.3f}" for k, v in dist.items()) + " -- using as_read")
     print("world up = +Z: camera heights " + ", ".join(f"{k} {v:.2f} m" for k, v in heights.items())
           + "; optical axis . up " + ", ".join(f"{v:+.2f}" for v in up_check.values()))
     print(f"frame offsets (frame f of {VIEWS[0]} = frame f+offset of each view): "
@@ -425,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     report: dict = {
         "data": str(data), "frames_total": T, "synced_frames": F, "reliable_frames": int(reliable.sum()),
         "offsets": dict(zip(VIEWS, offsets)), "sync": sync_info, "image_size_convention": mode,
-        "image_size_convention_scores_px": conv, "reprojection_median_px": med_used,
+        "image_size_convention_scores_px": conv, "distortion_check_px": dist, "reprojection_median_px": med_used,
         "reprojection_median_all_views_px": med_all, "reprojection_median_33_px": med33,
         "wholebody_swaps_before_triangulation": {v: int(n) for v, n in zip(VIEWS, flips.sum(0))},
         "mediapipe_lr_flips": lr_counts, "up_axis": "+Z", "models": {},

@@ -80,13 +80,21 @@ class CalibratedCamera:
         yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
         return np.stack([xd, yd], axis=-1)
 
-    def undistort_normalized(self, xy_d: np.ndarray, iterations: int = 10) -> np.ndarray:
-        """Invert :meth:`distort_normalized` by fixed-point iteration (``(..., 2)``)."""
-        xy = np.array(xy_d, dtype=np.float64)
+    def undistort_normalized(self, xy_d: np.ndarray, iterations: int = 20) -> np.ndarray:
+        """Invert :meth:`distort_normalized` (``(..., 2)``): the fixed point of
+        ``x = (x_d - tangential(x)) / radial(x)``, which converges for the mild lenses of
+        motion-capture cameras."""
+        k1, k2, p1, p2, k3 = self.dist
+        xd = np.asarray(xy_d, dtype=np.float64)
+        x, y = xd[..., 0].copy(), xd[..., 1].copy()
         for _ in range(iterations):
-            err = self.distort_normalized(xy) - xy_d
-            xy = xy - err
-        return xy
+            r2 = x * x + y * y
+            radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+            dx = 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+            dy = p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+            x = (xd[..., 0] - dx) / radial
+            y = (xd[..., 1] - dy) / radial
+        return np.stack([x, y], axis=-1)
 
     def project(self, x_world: np.ndarray, distort: bool = True) -> np.ndarray:
         """World points ``(..., 3)`` metres -> pixels ``(..., 2)`` (NaN behind the camera)."""
