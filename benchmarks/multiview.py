@@ -26,7 +26,8 @@ videos are offset by a few frames on purpose). Steps:
 All figures are means over the synchronised frames where the triangulation is reliable.
 
     python benchmarks/multiview.py [--model default,h36m,causal] [--json out.json]
-        [--save-triangulation tri.npz] [--cache DIR] [--data DIR]
+        [--save-triangulation tri.npz] [--cache DIR | --keypoints-from DIR] [--data DIR]
+        [--calibrated-intrinsics]
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from poselift.errors import PoseliftError  # noqa: E402
 from poselift.geometry.angles import (facing_direction, limb_flexions, limb_ratios, trunk_tilt,  # noqa: E402
                                       yaw_difference)
 from poselift.geometry.metrics import procrustes_align  # noqa: E402
-from poselift.geometry.skeletons import BLAZEPOSE33, H36M17, convert  # noqa: E402
+from poselift.geometry.skeletons import BLAZEPOSE33, H36M17, bone_lengths, convert  # noqa: E402
 from poselift.geometry.triangulation import (project_points, reprojection_errors, triangulate_dlt,  # noqa: E402
                                                triangulate_robust)  # noqa: E402
 from poselift.io.calibration import CalibratedCamera, read_qca  # noqa: E402
@@ -198,9 +199,7 @@ def flip_hypotheses(P: np.ndarray, uv33: np.ndarray, w33: np.ndarray, clip_px: f
     """Per frame, which views have the whole body labelled left/right the wrong way round.
 
     Every combination of per-view swaps is triangulated on the body's left/right pairs and
-    scored by the mean clipped reprojection error; a combination and its complement fit
-    equally (the same 3D with labels exchanged), so the one flipping fewer views wins:
-    the detector is right in most views.
+    scored by the mean clipped reprojection error.
 
     Args: ``uv33 (F, 33, V, 2)`` undistorted px, ``w33 (F, 33, V)``.
     Returns: ``(F, V)`` bool, True = swap that view's left and right labels.
@@ -208,7 +207,11 @@ def flip_hypotheses(P: np.ndarray, uv33: np.ndarray, w33: np.ndarray, clip_px: f
     F, _, V, _ = uv33.shape
     perm = BLAZEPOSE33.flip_permutation()
     joints = np.array([j for pair in BODY_PAIRS for j in pair])
-    combos = np.array(list(itertools.product((False, True), repeat=V)))
+    # A combination and its complement give the same 3D with left and right exchanged, so
+    # only the one flipping fewer views is tried (the detector is right in most views; with
+    # an even split, the one keeping the first view as detected).
+    combos = np.array([c for c in itertools.product((False, True), repeat=V)
+                       if sum(c) < V / 2 or (sum(c) == V / 2 and not c[0])])
     costs = np.zeros((F, len(combos)))
     for c, combo in enumerate(combos):
         uv = uv33.copy()
@@ -219,9 +222,7 @@ def flip_hypotheses(P: np.ndarray, uv33: np.ndarray, w33: np.ndarray, clip_px: f
         X = triangulate_dlt(P, uv[:, joints], w[:, joints])
         e = np.minimum(reprojection_errors(P, X, uv[:, joints]), clip_px)
         costs[:, c] = np.nanmean(e, axis=(1, 2))
-    n_flipped = combos.sum(1)
-    # Tie-break between a combination and its complement by the number of swapped views.
-    best = np.lexsort((np.broadcast_to(n_flipped, costs.shape), np.round(costs, 6)), axis=-1)[:, 0]
+    best = np.argmin(costs, axis=-1)
     return combos[best]
 
 
@@ -260,6 +261,11 @@ def pose_metrics(lift_w: np.ndarray, tri_rel: np.ndarray) -> dict[str, np.ndarra
     out: dict[str, np.ndarray] = {}
     out["mpjpe_mm"] = 1000 * np.linalg.norm(lift_w - tri_rel, axis=-1).mean(-1)
     out["p_mpjpe_mm"] = 1000 * np.linalg.norm(procrustes_align(lift_w, tri_rel) - tri_rel, axis=-1).mean(-1)
+    num = np.sum(lift_w * tri_rel, axis=(-2, -1), keepdims=True)
+    den = np.sum(lift_w * lift_w, axis=(-2, -1), keepdims=True)
+    out["n_mpjpe_mm"] = 1000 * np.linalg.norm(num / den * lift_w - tri_rel, axis=-1).mean(-1)
+    # Body size of the lift against the triangulated person (sum of the 16 bone lengths).
+    out["size_ratio"] = bone_lengths(lift_w).sum(-1) / bone_lengths(tri_rel).sum(-1)
     fl, ft = limb_flexions(lift_w), limb_flexions(tri_rel)
     out["knee_flexion_err_deg"] = 0.5 * ((fl["left_knee"] - ft["left_knee"]) + (fl["right_knee"] - ft["right_knee"]))
     out["elbow_flexion_err_deg"] = 0.5 * ((fl["left_elbow"] - ft["left_elbow"]) + (fl["right_elbow"] - ft["right_elbow"]))
@@ -298,18 +304,19 @@ def summarise(per_frame: dict[str, np.ndarray]) -> dict[str, float]:
     return s
 
 
-def lift_view(model: str, view: dict, lm=None) -> np.ndarray:
+def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
+              center_px: tuple[float, float] | None = None) -> np.ndarray:
     """``poses_3d (T, 17, 3)`` metres, camera frame, root-relative, as ``poselift infer`` gives
-    it with its defaults (TTA, constant bones, the default focal length)."""
+    it with its defaults (TTA, constant bones, the default focal length unless ``focal_px``)."""
     from poselift.infer import InferOptions, resolve_focal
     from poselift.lift.pipeline import Tracks2D, lift_tracks
 
     tracks = Tracks2D(view["keypoints"][None], view["scores"][None], view["valid"][None].astype(bool), "blazepose33",
                       int(view["width"]), int(view["height"]), float(view["fps"]), view["times"] - view["times"][0])
     opts = InferOptions(model=model, render=False, progress=False)
-    focal = resolve_focal(opts, tracks.width, tracks.height)
+    focal = focal_px if focal_px is not None else resolve_focal(opts, tracks.width, tracks.height)
     res = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal, fixed_bones=opts.fixed_bones,
-                      geometric_trajectory=opts.trajectory)
+                      geometric_trajectory=opts.trajectory, center_px=center_px)
     return res.poses_3d[0].astype(np.float64)
 
 
@@ -328,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-offset", type=int, default=8, help="largest frame offset searched")
     ap.add_argument("--threshold-px", type=float, default=30.0,
                     help="reprojection error above which a view is dropped from a joint's triangulation")
+    ap.add_argument("--calibrated-intrinsics", action="store_true",
+                    help="lift with each camera's calibrated focal length and principal point instead of "
+                         "infer's default lens (a diagnostic; infer does not know them)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -379,7 +389,10 @@ def main(argv: list[str] | None = None) -> int:
     dist = distortion_check(cams, views, offsets)
     up_check = {c.name: float((c.R.T @ np.array([0, 0, 1.0])) @ UP) for c in cams}  # optical axis . up
     heights = {c.name: float(c.center @ UP) for c in cams}
-    print(f"calibration: {', '.join(f'{c.name} {c.image_size[0]}x{c.image_size[1]} f={c.K[0, 0]:.0f}px' for c in cams)}")
+    from poselift.geometry.cameras import default_focal_length
+    print(f"calibration: {', '.join(f'{c.name} {c.image_size[0]}x{c.image_size[1]} f={c.K[0, 0]:.0f}px' for c in cams)}"
+          f"; lifts use " + ("the calibrated intrinsics" if args.calibrated_intrinsics else
+                            f"infer's default focal {default_focal_length(*cams[0].image_size):.0f}px"))
     print(f"image size convention for 1080-wide videos: {mode} (median reprojection px: "
           + ", ".join(f"{k} {v:.2f}" for k, v in conv.items()) + ")")
     print("lens distortion (median reprojection px of label-free points): "
@@ -448,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         "image_size_convention_scores_px": conv, "distortion_check_px": dist, "reprojection_median_px": med_used,
         "reprojection_median_all_views_px": med_all, "reprojection_median_33_px": med33,
         "wholebody_swaps_before_triangulation": {v: int(n) for v, n in zip(VIEWS, flips.sum(0))},
-        "mediapipe_lr_flips": lr_counts, "up_axis": "+Z", "models": {},
+        "mediapipe_lr_flips": lr_counts, "up_axis": "+Z", "calibrated_intrinsics": bool(args.calibrated_intrinsics),
+        "models": {},
     }
     if args.save_triangulation is not None:
         args.save_triangulation.parent.mkdir(parents=True, exist_ok=True)
@@ -486,7 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         worlds = []
         per_view = {}
         for k, (v, cam, o) in enumerate(zip(views, cams, offsets)):
-            pose = lift_view(model, v, lm)[:T]
+            if args.calibrated_intrinsics:
+                pose = lift_view(model, v, lm, float(cam.K[0, 0]), (float(cam.K[0, 2]), float(cam.K[1, 2])))[:T]
+            else:
+                pose = lift_view(model, v, lm)[:T]
             w = (pose - pose[:, :1]) @ cam.R     # camera -> world: R^T x, row vectors
             w = w[lo + o:hi + o]
             worlds.append(w)
@@ -516,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{overall['thigh_shin_ratio_tri']:.2f}, upper-arm/forearm {overall['upperarm_forearm_ratio_lift']:.2f} / "
               f"{overall['upperarm_forearm_ratio_tri']:.2f}; flexion (lift / triangulation): knee "
               f"{overall['knee_flexion_lift_deg']:.1f} / {overall['knee_flexion_tri_deg']:.1f} deg, elbow "
-              f"{overall['elbow_flexion_lift_deg']:.1f} / {overall['elbow_flexion_tri_deg']:.1f} deg")
+              f"{overall['elbow_flexion_lift_deg']:.1f} / {overall['elbow_flexion_tri_deg']:.1f} deg; "
+              f"N-MPJPE {overall['n_mpjpe_mm']:.1f} mm; body size lift/triangulation {overall['size_ratio']:.2f}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")

@@ -7,8 +7,6 @@ into the same pixel space first (see :class:`poselift.io.calibration.CalibratedC
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 
@@ -102,7 +100,7 @@ def triangulate_robust(P: np.ndarray, uv: np.ndarray, weights: np.ndarray | None
     X = triangulate_dlt(P, uv, np.where(used, w, 0.0))
     err = reprojection_errors(P, X, uv)
     for _ in range(V - min_views):
-        worst = np.nanmax(np.where(used, err, np.nan), axis=-1, initial=0.0) if V else None
+        worst = np.nanmax(np.where(used, err, np.nan), axis=-1, initial=0.0)
         todo = (worst > threshold_px) & (used.sum(-1) > min_views)
         if not todo.any():
             break
@@ -126,10 +124,3 @@ def triangulate_robust(P: np.ndarray, uv: np.ndarray, weights: np.ndarray | None
         err = reprojection_errors(P, X, uv)
     return X, used, err
 
-
-def view_subsets(V: int, min_views: int = 2) -> list[tuple[int, ...]]:
-    """Every subset of ``range(V)`` with at least ``min_views`` members, largest first."""
-    out: list[tuple[int, ...]] = []
-    for k in range(V, min_views - 1, -1):
-        out.extend(itertools.combinations(range(V), k))
-    return out
