@@ -316,7 +316,7 @@ def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
     opts = InferOptions(model=model, render=False, progress=False)
     focal = focal_px if focal_px is not None else resolve_focal(opts, tracks.width, tracks.height)
     res = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal, fixed_bones=opts.fixed_bones,
-                      geometric_trajectory=opts.trajectory, center_px=center_px)
+                      geometric_trajectory=opts.trajectory, center_px=center_px, repair_flips=opts.lr_repair)
     return res.poses_3d[0].astype(np.float64)
 
 

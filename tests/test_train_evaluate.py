@@ -146,6 +146,11 @@ def test_evaluate_json_contract_h36m_expmap(tmp_path, toy_model, capsys):
             assert isinstance(res[k], float) and np.isfinite(res[k]) and res[k] > 0
         assert res["p_mpjpe_mm"] <= res["mpjpe_mm"] and res["frames"] == 2 * 4 * 120
         assert res["sequences"] == 8  # 2 actions x 4 cameras
+        # What infer outputs (constant bones): its own object, same metrics, different numbers.
+        pp = res["postprocessed"]
+        assert set(pp) == {"mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm"}
+        assert all(np.isfinite(v) and v > 0 for v in pp.values())
+        assert pp["mpjpe_mm"] != res["mpjpe_mm"]
 
 
 def test_evaluate_npz_pair_and_humaneva(tmp_path, toy_model, capsys):

@@ -33,6 +33,7 @@ class InferOptions:
     causal: bool = False
     tta: bool = True
     fixed_bones: bool = True
+    lr_repair: bool = True     # undo the detector's left/right label flips (detect.lr_repair)
     trajectory: bool = True
     world: bool = False
     detector: str = "mediapipe"
@@ -255,7 +256,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     focal = resolve_focal(opts, tracks.width, tracks.height)
     t1 = time.perf_counter()
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
-                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory)
+                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
+                         repair_flips=opts.lr_repair)
     secs["lift"] = time.perf_counter() - t1
     if opts.world:
         try:

@@ -104,6 +104,10 @@ def print_table(res: dict) -> None:
               f"{_fmt(m.get('mpjve_mm'))}")
     print(f"{'average':<16} {_fmt(res['mpjpe_mm'])} {_fmt(res['p_mpjpe_mm'])} {_fmt(res['n_mpjpe_mm'])} "
           f"{_fmt(res['mpjve_mm'])}")
+    pp = res.get("postprocessed")
+    if pp:
+        print(f"{'as infer outputs':<16} {_fmt(pp.get('mpjpe_mm'))} {_fmt(pp.get('p_mpjpe_mm'))} "
+              f"{_fmt(pp.get('n_mpjpe_mm'))} {_fmt(pp.get('mpjve_mm'))}   (left/right repaired, constant bones)")
     if "trajectory_error_mm" in res:
         print(f"root trajectory error {res['trajectory_error_mm']:.1f} mm "
               f"(constant-depth baseline {res['trajectory_baseline_constant_depth_mm']:.1f} mm)")

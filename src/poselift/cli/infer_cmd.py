@@ -62,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--tta", dest="tta", action="store_true", default=True,
                    help="test-time flip augmentation (default: on)")
     m.add_argument("--no-tta", dest="tta", action="store_false")
+    m.add_argument("--no-lr-repair", dest="lr_repair", action="store_false",
+                   help="keep the detector's left/right labels as they are (default: undo whole-body front/back "
+                        "flips and short arm/leg swaps by the continuity of each side, see README)")
     m.add_argument("--free-bones", dest="fixed_bones", action="store_false",
                    help="keep the network's per-frame bone lengths (default: each person's bones get "
                         "constant lengths, their medians, keeping every bone's direction)")
@@ -128,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html, bvh)")
     opts = InferOptions(
         outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
-        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory, world=args.world,
+        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, lr_repair=args.lr_repair,
+        trajectory=args.trajectory, world=args.world,
         detector=args.detector, detector_model=args.detector_model,
         keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
         multi_person=args.multi_person, max_people=args.max_people or None,

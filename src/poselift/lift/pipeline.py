@@ -91,7 +91,7 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
                 focal_px: float | None = None, fixed_bones: bool = False,
                 geometric_trajectory: bool = False,
-                center_px: tuple[float, float] | None = None) -> Result3D:
+                center_px: tuple[float, float] | None = None, repair_flips: bool = False) -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -104,9 +104,21 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     person constant bone lengths (their medians, see
     :func:`~poselift.geometry.skeletons.enforce_bone_lengths`); ``geometric_trajectory``
     fills the trajectory, when the model has no trajectory network, with the root
-    position that makes the pose project onto the 2D keypoints.
+    position that makes the pose project onto the 2D keypoints. ``repair_flips`` first
+    undoes the detector's left/right label flips in each person's 2D
+    (:func:`~poselift.detect.lr_repair.repair_left_right`); the repaired 2D is what the
+    result's ``keypoints_2d`` holds.
     """
     p_count, t_count = tracks.valid.shape
+    if repair_flips:
+        from poselift.detect.lr_repair import repair_left_right
+
+        kp_r, sc_r = tracks.keypoints.copy(), tracks.scores.copy()
+        for p in range(p_count):
+            kp_r[p], sc_r[p], _ = repair_left_right(tracks.keypoints[p], tracks.scores[p], tracks.valid[p],
+                                                    tracks.layout)
+        tracks = Tracks2D(kp_r, sc_r, tracks.valid, tracks.layout, tracks.width, tracks.height, tracks.fps,
+                          tracks.timestamps)
     if focal_px is None:
         from poselift.geometry.cameras import default_focal_length
         focal_px = default_focal_length(tracks.width, tracks.height)

@@ -1,0 +1,181 @@
+"""Repair a 2D detector's left/right label flips before lifting.
+
+Single-image detectors decide left from right anew in every frame, and they get it wrong
+in two ways that a lifter turns into large 3D errors:
+
+* **Whole-body flips.** A person seen from behind looks, in 2D, almost like the mirror
+  image of one facing the camera; BlazePose then labels every left joint as right for
+  many frames at a time (35 of 100 frames in one view of the shared multi-view
+  recording). The lifted body faces backwards for those frames.
+* **Limb swaps.** For one or a few frames one arm or one leg takes the other's labels
+  (on a tennis serve, the tossing left arm labelled right for one frame, at score 0.98);
+  the 3D wrist jumps across the body and back.
+
+Rule (applied per person and per run of consecutive detected frames):
+
+1. *Continuity of each side.* Frames are visited in order; each is compared with the
+   previous, already repaired, frame. If swapping all left/right labels of the frame
+   brings the paired joints much closer to where they just were (the swapped distance
+   under half the kept one, and the saving above 10 % of the person's 2D size per joint)
+   the frame is taken as flipped and its labels are swapped. Real turns move joints
+   continuously and are never swapped; a detector flip makes every paired joint jump
+   across the body at once.
+2. *Majority.* Continuity fixes the labelling up to one global choice. The run keeps
+   the labelling the detector used in most of its frames (weighted by the scores of
+   the paired joints): flips are the detector's exceptions, not its rule.
+3. *Limbs.* The same continuity test per limb (an arm: elbow, wrist and hand points; a
+   leg: knee, ankle and foot points, each tested with and without the shoulder or hip)
+   against the repaired previous frame. A limb swap lasting longer than ``max_limb_frames``
+   is left as detected: such long runs are more often true crossings (legs passing each
+   other side-on) than detector errors.
+
+The repair only relabels detected points; it never moves or invents one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from poselift.geometry.skeletons import Skeleton, get_skeleton
+
+_ARM = ("elbow", "wrist", "pinky", "index", "thumb", "hand")
+_LEG = ("knee", "ankle", "heel", "foot", "toe")
+
+
+@dataclass
+class RepairReport:
+    """What :func:`repair_left_right` changed, per frame (``T``,) bool arrays."""
+
+    body: np.ndarray
+    limbs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def frames_changed(self) -> int:
+        changed = self.body.copy()
+        for m in self.limbs.values():
+            changed |= m
+        return int(changed.sum())
+
+
+def _pairs(skel: Skeleton, words: tuple[str, ...], proximal: str | None) -> list[tuple[int, int]]:
+    out = []
+    for lj, rj in zip(skel.joints_left, skel.joints_right):
+        name = skel.joint_names[lj].replace("left_", "")
+        if any(w in name for w in words) or (proximal is not None and name == proximal):
+            out.append((lj, rj))
+    return out
+
+
+def _swap(x: np.ndarray, pairs: list[tuple[int, int]]) -> np.ndarray:
+    y = x.copy()
+    for lj, rj in pairs:
+        y[..., [lj, rj], :] = x[..., [rj, lj], :]
+    return y
+
+
+def _size(kp: np.ndarray) -> float:
+    """Median per-frame RMS spread of the joints about their mean, pixels."""
+    c = kp - np.nanmean(kp, axis=-2, keepdims=True)
+    s = np.sqrt(np.nanmean((c ** 2).sum(-1), axis=-1))
+    s = s[np.isfinite(s)]
+    return float(np.median(s)) if len(s) else 1.0
+
+
+def _pair_cost(a: np.ndarray, b: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[float, float]:
+    """Mean distance of the paired joints of ``a`` to ``b`` as labelled and with the pairs swapped."""
+    idx = np.array([j for p in pairs for j in p])
+    sw = np.array([j for lj, rj in pairs for j in (rj, lj)])
+    keep = np.linalg.norm(a[idx] - b[idx], axis=-1)
+    swap = np.linalg.norm(a[sw] - b[idx], axis=-1)
+    ok = np.isfinite(keep) & np.isfinite(swap)
+    if not ok.any():
+        return 0.0, 0.0
+    return float(keep[ok].mean()), float(swap[ok].mean())
+
+
+def _flip_needed(keep: float, swap: float, size: float, ratio: float, min_gain: float) -> bool:
+    return swap < ratio * keep and (keep - swap) > min_gain * size
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    m = np.concatenate([[False], mask.astype(bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
+
+
+def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarray, layout: str | Skeleton, *,
+                      ratio: float = 0.5, min_gain: float = 0.1,
+                      max_limb_frames: int = 12) -> tuple[np.ndarray, np.ndarray, RepairReport]:
+    """Undo a detector's left/right label flips in one person's 2D track (see module doc).
+
+    Args:
+        keypoints: ``(T, J, 2)`` pixels in ``layout`` (NaN where missing).
+        scores: ``(T, J)`` confidences.
+        valid: ``(T,)`` bool, frames where the person was detected.
+        layout: keypoint layout (its ``joints_left``/``joints_right`` define the pairs).
+        ratio, min_gain: a swap is taken when it brings the paired joints closer than
+            ``ratio`` x their kept distance to the previous frame, saving more than
+            ``min_gain`` x the person's 2D size per joint.
+        max_limb_frames: limb swaps longer than this are left as detected.
+    Returns:
+        Repaired ``keypoints`` and ``scores`` (new arrays) and a :class:`RepairReport`.
+    """
+    skel = get_skeleton(layout) if isinstance(layout, str) else layout
+    kp = np.array(keypoints, dtype=np.float64, copy=True)
+    sc = np.array(scores, dtype=np.float64, copy=True)
+    t = len(kp)
+    body_pairs = list(zip(skel.joints_left, skel.joints_right))
+    report = RepairReport(body=np.zeros(t, bool))
+    if not body_pairs or t < 2:
+        return kp.astype(np.float32), sc.astype(np.float32), report
+    limbs = {}
+    for side_name, words, prox in (("arm", _ARM, "shoulder"), ("leg", _LEG, "hip")):
+        distal = _pairs(skel, words, None)
+        if distal:
+            limbs[side_name] = (distal, _pairs(skel, words, prox))
+            report.limbs[side_name] = np.zeros(t, bool)
+    paired = np.array([j for p in body_pairs for j in p])
+    for s, e in _runs(np.asarray(valid, bool)):
+        size = _size(kp[s:e])
+        # 1. Whole-body continuity.
+        flipped = np.zeros(e - s, bool)
+        for i in range(s + 1, e):
+            keep, swap = _pair_cost(kp[i], kp[i - 1], body_pairs)
+            if _flip_needed(keep, swap, size, ratio, min_gain):
+                kp[i] = _swap(kp[i][None], body_pairs)[0]
+                sc[i] = _swap(sc[i][None, :, None], body_pairs)[0, :, 0]
+                # Later frames are compared with this repaired one, so each frame's
+                # decision is relative to one labelling for the whole run.
+                flipped[i - s] = True
+        # 2. Majority: keep the labelling the detector used most (score-weighted).
+        w = np.nan_to_num(sc[s:e][:, paired]).mean(axis=1) + 1e-6
+        if (w * flipped).sum() > (w * ~flipped).sum():
+            kp[s:e] = _swap(kp[s:e], body_pairs)
+            sc[s:e] = _swap(sc[s:e][..., None], body_pairs)[..., 0]
+            flipped = ~flipped
+        report.body[s:e] = flipped
+        # 3. Short limb swaps.
+        for name, (distal, with_prox) in limbs.items():
+            swapped = np.zeros(e - s, bool)
+            orig = kp[s:e].copy()
+            osc = sc[s:e].copy()
+            for i in range(s + 1, e):
+                for pairs in (distal, with_prox):
+                    keep, swap = _pair_cost(kp[i], kp[i - 1], pairs)
+                    if _flip_needed(keep, swap, size, ratio, min_gain):
+                        kp[i] = _swap(kp[i][None], pairs)[0]
+                        sc[i] = _swap(sc[i][None, :, None], pairs)[0, :, 0]
+                        swapped[i - s] = True
+                        break
+            # A swap sticks until a later frame swaps back; find the runs whose labels
+            # now differ from the detector's and undo the long ones.
+            differs = ~np.isclose(np.nan_to_num(kp[s:e], nan=-1e9), np.nan_to_num(orig, nan=-1e9)).all(axis=(1, 2))
+            for a, b in _runs(differs):
+                if b - a > max_limb_frames:
+                    kp[s + a: s + b] = orig[a:b]
+                    sc[s + a: s + b] = osc[a:b]
+                    differs[a:b] = False
+            report.limbs[name][s:e] = differs
+    return kp.astype(np.float32), sc.astype(np.float32), report

@@ -1,0 +1,111 @@
+"""Left/right flip repair of the detector's 2D (detect.lr_repair), on real detector output."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from poselift.detect.lr_repair import repair_left_right
+from poselift.geometry.skeletons import H36M17
+from poselift.lift.pipeline import Tracks2D, lift_tracks
+from poselift.lift.weights import load_model
+
+LEFT_ARM, RIGHT_ARM = [12, 13], [15, 16]     # elbow, wrist (H36M-17)
+
+
+@pytest.fixture(scope="module")
+def taiji_2d(tmp_path_factory):
+    """Real BlazePose 2D of 6 s of tai chi (the detector poselift runs), H36M-17 layout."""
+    from conftest import shared_dir
+    from poselift.cli.main import main
+
+    shared = shared_dir()
+    if not (shared / "videos" / "taiji_seed.mp4").is_file():
+        pytest.skip(f"shared video {shared / 'videos' / 'taiji_seed.mp4'} is absent")
+    out = tmp_path_factory.mktemp("taiji")
+    assert main(["infer", str(shared / "videos" / "taiji_seed.mp4"), "-o", str(out), "--end", "6",
+                 "--no-render"]) == 0
+    z = np.load(out / "taiji_seed.npz")
+    kp, sc, valid = z["keypoints_2d"][0], z["scores_2d"][0], z["valid"][0]
+    assert valid.all()
+    return kp, sc, int(z["image_size"][0]), int(z["image_size"][1]), float(z["fps"])
+
+
+def _swap(kp: np.ndarray, frames, left, right) -> np.ndarray:
+    out = kp.copy()
+    out[np.ix_(frames, left + right)] = kp[np.ix_(frames, right + left)]
+    return out
+
+
+def _wrists(kp, sc, w, h, fps, repair: bool) -> np.ndarray:
+    lm = load_model("default")
+    tr = Tracks2D(kp[None], sc[None], np.ones((1, len(kp)), bool), "h36m17", w, h, fps)
+    res = lift_tracks(lm, tr, fixed_bones=True, geometric_trajectory=True, repair_flips=repair)
+    return res.poses_3d[0][:, [13, 16]]
+
+
+def test_single_frame_arm_swap_is_undone(taiji_2d):
+    kp, sc, w, h, fps = taiji_2d
+    t = 40
+    swapped = _swap(kp, [t], LEFT_ARM, RIGHT_ARM)
+    assert np.linalg.norm(swapped[t, 13] - kp[t, 13]) > 10           # the arms really are apart
+    base = _wrists(kp, sc, w, h, fps, True)
+    fixed = _wrists(swapped, sc, w, h, fps, True)
+    raw = _wrists(swapped, sc, w, h, fps, False)
+    extra = np.linalg.norm(fixed - base, axis=-1).max()
+    assert extra <= 0.03, extra                                       # at most 3 cm more
+    assert np.linalg.norm(raw - base, axis=-1).max() > 0.03          # without the repair it jumps
+
+
+def test_whole_body_flip_over_30_frames_is_repaired(taiji_2d):
+    kp, sc, *_ = taiji_2d
+    frames = list(range(25, 55))
+    flipped = kp.copy()
+    flipped[frames] = kp[frames][:, H36M17.flip_permutation()]
+    fixed, _, report = repair_left_right(flipped, sc, np.ones(len(kp), bool), "h36m17")
+    np.testing.assert_allclose(fixed, kp, atol=1e-4)
+    assert np.flatnonzero(report.body).tolist() == frames
+
+
+def test_majority_wins_when_the_run_starts_flipped(taiji_2d):
+    kp, sc, *_ = taiji_2d
+    flipped = kp.copy()
+    flipped[:20] = kp[:20][:, H36M17.flip_permutation()]
+    fixed, _, report = repair_left_right(flipped, sc, np.ones(len(kp), bool), "h36m17")
+    np.testing.assert_allclose(fixed, kp, atol=1e-4)
+    assert report.body[:20].all() and not report.body[20:].any()
+
+
+def test_a_real_turn_is_not_a_flip():
+    """A person turning on the spot, seen by a camera: left and right cross in 2D
+    continuously; nothing may be relabelled."""
+    from test_keypoint_style import STAND
+
+    t = 120
+    yaw = np.linspace(0, 2 * np.pi, t)
+    pts = []
+    for a in yaw:
+        c, s = np.cos(a), np.sin(a)
+        p = STAND @ np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]]).T
+        pts.append(np.stack([500 + 400 * p[:, 0], 800 - 400 * p[:, 2]], -1))
+    kp = np.array(pts)
+    fixed, _, report = repair_left_right(kp, np.ones(kp.shape[:2]), np.ones(t, bool), "h36m17")
+    assert report.frames_changed == 0
+    np.testing.assert_array_equal(fixed, kp.astype(np.float32))
+
+
+def test_repair_works_in_the_detector_layout_and_keeps_gaps():
+    rng = np.random.default_rng(0)
+    kp = np.cumsum(rng.normal(0, 0.5, (50, 33, 2)), axis=0) + rng.uniform(100, 900, (1, 33, 2))
+    valid = np.ones(50, bool)
+    valid[20:23] = False
+    kp[~valid] = np.nan
+    from poselift.geometry.skeletons import BLAZEPOSE33
+
+    left = [BLAZEPOSE33.index(n) for n in ("left_elbow", "left_wrist")]
+    right = [BLAZEPOSE33.index(n) for n in ("right_elbow", "right_wrist")]
+    bad = _swap(kp, [10], left, right)
+    fixed, _, report = repair_left_right(bad, np.ones((50, 33)), valid, "blazepose33")
+    np.testing.assert_allclose(fixed[valid], kp[valid], atol=1e-3)
+    assert np.isnan(fixed[~valid]).all()
+    assert report.limbs["arm"].tolist().count(True) == 1 and report.limbs["arm"][10]
