@@ -81,3 +81,60 @@ def test_import_joints_32_from_expmap(tmp_path, monkeypatch, capsys):
             # VideoPose3D's remove_static_joints of the 32 gives exactly the 17-joint import.
             np.testing.assert_allclose(arr[:, KEPT], p17[s][a], atol=1e-6)
             assert 1.0 < np.ptp(arr[..., 2]) < 2.2  # a person-sized skeleton, metres, Z up
+
+
+# --------------------------------------------------------------------------- export vp3d
+def _screen_model(path: Path, causal: bool = False) -> Path:
+    from poselift.lift.model import ModelConfig, build_model
+    from poselift.lift.weights import save_model
+
+    cfg = ModelConfig(filter_widths=[3, 3, 3], channels=32, causal=causal)
+    torch.manual_seed(4)
+    model = build_model(cfg)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if "running_var" in name:
+                t.uniform_(0.5, 1.5)
+            elif t.is_floating_point():
+                t.normal_(0, 0.1)
+    return save_model(path, model.eval(), cfg, {"kind": "pose", "input_layout": "h36m17", "output_layout": "h36m17",
+                                                "fps": 50.0, "input_normalization": "screen", "licence": "test"})
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_export_vp3d_round_trip(tmp_path, capsys, legacy):
+    src = _screen_model(tmp_path / "mine.safetensors")
+    out = tmp_path / "epoch_0.bin"
+    assert main(["export", "vp3d", str(src), "-o", str(out)] + (["--legacy-serialization"] if legacy else [])) == 0
+    msg = capsys.readouterr().out
+    assert "-arc 3,3,3 -ch 32" in msg and "--evaluate epoch_0.bin" in msg
+    assert (out.read_bytes()[:2] == b"PK") != legacy
+    # What run.py does with it: torch.load (weights_only, the modern default) and a strict load_state_dict.
+    ck = torch.load(out, map_location="cpu", weights_only=True)
+    assert set(ck) == {"epoch", "lr", "random_state", "optimizer", "model_pos", "model_traj", "random_state_semi"}
+    assert ck["model_traj"] is None and ck["optimizer"] is None
+    from poselift.lift.model import TemporalModel
+    TemporalModel(17, 2, 17, [3, 3, 3], channels=32).load_state_dict(ck["model_pos"], strict=True)
+    # Lifting with the export gives what lifting with the original gives.
+    rng = np.random.default_rng(2)
+    kps = (rng.uniform(200, 500, (1, 17, 2)) + rng.normal(0, 5, (60, 17, 2))).astype(np.float32)
+    data = tmp_path / "data_2d_custom_c.npz"
+    meta = {"layout_name": "h36m", "num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+            "video_metadata": {"c.mp4": {"w": 720, "h": 1280}}}
+    np.savez_compressed(data, positions_2d={"c.mp4": {"custom": [kps]}}, metadata=meta)
+    a, b = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert main(["lift", str(data), "--model", str(src), "-o", str(a)]) == 0
+    assert main(["lift", str(data), "--model", str(out), "-o", str(b)]) == 0
+    pa, pb = np.load(a)["poses_3d"], np.load(b)["poses_3d"]
+    assert np.abs(pa).max() > 0.01
+    np.testing.assert_allclose(pa, pb, atol=1e-6)
+
+
+def test_export_refuses_focal_scaled_in_one_line(tmp_path):
+    out = tmp_path / "x.bin"
+    r = subprocess.run([sys.executable, "-m", "poselift.cli.main", "export", "vp3d", "h36m", "-o", str(out)],
+                       capture_output=True, text=True)
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "focal_scaled" in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert not out.exists() and not list(tmp_path.iterdir())
