@@ -32,7 +32,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-3d", default=None, metavar="F", help="data_3d_*.npz (humaneva15, npz)")
     p.add_argument("--data-2d", default=None, metavar="F", help="data_2d_*.npz (humaneva15, npz)")
     p.add_argument("--subjects", default=None, metavar="S8,...",
-                   help="comma-separated subjects (h36m-expmap default: S8; npz: all in the 2D file)")
+                   help="comma-separated subjects (h36m-expmap default: S8; npz: all in the 2D file; "
+                        "--protocol vp3d: S9,S11 as run.py when both files have them)")
+    p.add_argument("--by-subject", action="store_true",
+                   help="--protocol vp3d: also score each subject on its own (run.py --by-subject)")
     p.add_argument("--actions", default=None, metavar="A,B", help="only actions starting with these names")
     p.add_argument("--input", choices=["gt", "noisy"], default="gt",
                    help="h36m-expmap: exact projections or the detector-noise model with a fixed seed")
@@ -132,6 +135,11 @@ def _run_vp3d(args: argparse.Namespace, subjects: list[str] | None, actions: lis
                     dense=args.dense, data_layout=data_2d_layout(meta))
     res = evaluate_vp3d(lm, Path(args.data_3d), Path(args.data_2d), subjects, actions, tta=args.tta,
                         downsample=args.downsample, image_size=size)  # type: ignore[arg-type]
+    if args.by_subject:
+        res["by_subject"] = {s: {k: v for k, v in evaluate_vp3d(
+            lm, Path(args.data_3d), Path(args.data_2d), [s], actions, tta=args.tta, downsample=args.downsample,
+            image_size=size).items() if k.endswith("_mm") or k == "per_action"}  # type: ignore[arg-type]
+            for s in res["subjects_scored"]}
     res.update({"model": str(args.model), "dataset": "npz", "subjects": res.pop("subjects_scored"),
                 "input": "data_2d", "tta": args.tta, "sequences": res.pop("sequences_scored")})
     if args.json:
@@ -143,6 +151,9 @@ def _run_vp3d(args: argparse.Namespace, subjects: list[str] | None, actions: lis
         print(f"{g:<16} {m['mpjpe_mm']:9.4f} {m['p_mpjpe_mm']:9.4f} {m['n_mpjpe_mm']:9.4f} {m['mpjve_mm']:9.4f}")
     print(f"{'average':<16} {res['mpjpe_mm']:9.4f} {res['p_mpjpe_mm']:9.4f} {res['n_mpjpe_mm']:9.4f} "
           f"{res['mpjve_mm']:9.4f}")
+    for subj, r in res.get("by_subject", {}).items():
+        print(f"{'subject ' + subj:<16} {r['mpjpe_mm']:9.4f} {r['p_mpjpe_mm']:9.4f} {r['n_mpjpe_mm']:9.4f} "
+              f"{r['mpjve_mm']:9.4f}")
     print(f"{res['frames']} frames, {res['sequences']} sequences, subjects {','.join(res['subjects'])}, "
           f"TTA {'on' if args.tta else 'off'}, model {res['model']}")
     return 0
