@@ -290,6 +290,27 @@ def test_random_state_loads_as_inert_data(tmp_path, zip_format, old_numpy):
     assert back["optimizer"]["param_groups"][0]["amsgrad"] is True
 
 
+class _Numpy2RandomState:
+    """Pickles like newer NumPy: the bit generator named by its class."""
+
+    def __reduce__(self):
+        from numpy.random import _pickle
+        return (getattr(_pickle, "__randomstate_ctor"), (np.random.MT19937, getattr(_pickle, "__bit_generator_ctor")),
+                np.random.RandomState(5).get_state(legacy=False))
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+def test_random_state_pickled_by_class_is_inert(tmp_path, zip_format):
+    from poselift.lift.weights import PickledRandomState, load_torch_checkpoint
+
+    path = tmp_path / "epoch_5.bin"
+    torch.save({"epoch": 5, "random_state": _Numpy2RandomState(), "model_pos": {}}, path,
+               _use_new_zipfile_serialization=zip_format)
+    rs = load_torch_checkpoint(path)["random_state"]
+    assert isinstance(rs, PickledRandomState) and rs.args[0] == "numpy.random.MT19937"
+    np.testing.assert_array_equal(rs.state["state"]["key"], np.random.RandomState(5).get_state()[1])
+
+
 class _Hostile:
     def __init__(self, marker: Path) -> None:
         self.marker = marker

@@ -148,6 +148,10 @@ _CHECKPOINT_GLOBALS: dict[tuple[str, str], Any] = {
     ("numpy.random.mtrand", "__RandomState_ctor"): lambda: _inert_randomstate,
     ("numpy.random._pickle", "__randomstate_ctor"): lambda: _inert_randomstate,
     ("numpy.random._pickle", "__bit_generator_ctor"): lambda: _PickledBitGeneratorCtor,
+    # Newer NumPy names the bit generator by its class: kept as a name, never instantiated.
+    **{(f"numpy.random._{mod}", cls): (lambda cls=cls: f"numpy.random.{cls}")
+       for mod, cls in (("mt19937", "MT19937"), ("pcg64", "PCG64"), ("pcg64", "PCG64DXSM"),
+                        ("philox", "Philox"), ("sfc64", "SFC64"))},
 }
 
 
