@@ -3,7 +3,8 @@
 ``poselift data import SRC... -o OUT.npz`` reads BVH, Human3.6M exp-map and
 VideoPose3D ``data_3d`` files (files or folders) and writes one VideoPose3D-style
 ``data_3d`` file: ``positions_3d[subject][action]`` ``(T, 17, 3)`` float32 metres, Z-up
-world, H36M-17 joints, plus ``metadata`` (layout, fps, units, per-clip dataset, source
+world, H36M-17 joints (``--joints 32``: the 32-joint Human3.6M skeleton VideoPose3D's
+run.py reads), plus ``metadata`` (layout, fps, units, per-clip dataset, source
 and licence).
 """
 
@@ -30,6 +31,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--datasets", nargs="+", metavar="NAME",
                      help="only these datasets (h36m-expmap, bandai-namco, cmu-daz, cmu-dance, or <name> "
                           "of data_3d_<name>.npz)")
+    imp.add_argument("--joints", type=int, choices=[17, 32], default=17,
+                     help="17 (default): H36M-17 joints; 32: the full Human3.6M skeleton that VideoPose3D's "
+                          "run.py (Human36mDataset) reads, for Human3.6M exp-map and 32-joint data_3d sources "
+                          "(BVH files are skipped)")
     imp.add_argument("--no-cache", action="store_true", help="do not read or write the import cache")
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(func=run)
@@ -63,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     bar = tqdm(files, desc="import", unit="file", disable=args.quiet, file=sys.stderr)
     for f in bar:
         try:
-            clips = load_mocap_file(f, args.fps, cache=not args.no_cache)
+            clips = load_mocap_file(f, args.fps, cache=not args.no_cache, joints=args.joints)
         except InputError as exc:
             failed += 1
             bar.write(f"poselift data import: skipped {exc}", file=sys.stderr)
@@ -82,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"none of the {len(files)} files could be imported")
     fps_values = {m["fps"] for a in clips_meta.values() for m in a.values()}
     metadata = {
-        "layout_name": "h36m", "layout": "h36m17", "num_joints": 17, "units": "m", "up_axis": "z",
+        "layout_name": "h36m", "layout": f"h36m{args.joints}", "num_joints": args.joints, "units": "m",
+        "up_axis": "z",
         "fps": float(args.fps) if args.fps else (float(next(iter(fps_values))) if len(fps_values) == 1 else 0.0),
         "clips": clips_meta,
         "licences": sorted({m["licence"] for a in clips_meta.values() for m in a.values() if m["licence"]}),

@@ -34,11 +34,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--causal", action="store_true",
                    help="the model is causal (sees only past frames); needed for VideoPose3D "
                         "checkpoints trained with --causal, since weights do not show it")
-    p.add_argument("--dense", action="store_true", default=None,
-                   help="the VideoPose3D checkpoint was trained with --dense (normally detected)")
+    p.add_argument("--dense", dest="dense", action="store_true", default=None,
+                   help="the VideoPose3D checkpoint was trained with --dense (default: read from the weight "
+                        "shapes, with a warning when they fit both readings)")
+    p.add_argument("--no-dense", dest="dense", action="store_false",
+                   help="the VideoPose3D checkpoint was trained without --dense")
     p.add_argument("--input-layout", choices=["coco17", "h36m17"], default=None,
-                   help="2D layout a VideoPose3D checkpoint expects (default: from its file name, "
-                        "*coco*/*detectron* -> coco17, else h36m17)")
+                   help="2D layout a VideoPose3D checkpoint expects (default: the layout of a VideoPose3D "
+                        "input file; otherwise ambiguous for 17 joints, which is warned about)")
     p.add_argument("--video", default=None, metavar="NAME",
                    help="with a multi-video custom dataset, lift only this video")
     p.add_argument("--root-relative", action="store_true",

@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "data": "poselift.cli.data_cmd",
     "train": "poselift.cli.train_cmd",
     "evaluate": "poselift.cli.evaluate_cmd",
+    "export": "poselift.cli.export_cmd",
 }
 
 

@@ -52,11 +52,20 @@ def _sum_last(x: Array) -> Array:
 
 
 def normalize_screen_coordinates(x: Array, w: float, h: float) -> Array:
-    """Pixels -> normalised screen coordinates. ``(..., 2) -> (..., 2)``."""
+    """Pixels -> normalised screen coordinates. ``(..., 2) -> (..., 2)``.
+
+    The offset ``[1, h / w]`` is subtracted in float64, as in VideoPose3D (a Python list
+    there), and the result is rounded back to the input's floating dtype, exactly as
+    run.py's in-place assignment into its float32 keypoints does (a float32 offset is
+    one rounding step off on portrait clips, where ``h / w`` is not a float32).
+    """
     if x.shape[-1] != 2:
         raise ValueError(f"expected (..., 2) image points, got shape {tuple(x.shape)}")
-    offset = x.new_tensor([1.0, h / w]) if _is_torch(x) else np.array([1.0, h / w], dtype=x.dtype)
-    return x / w * 2 - offset
+    if _is_torch(x):
+        offset = torch.tensor([1.0, h / w], dtype=torch.float64, device=x.device)
+        return ((x / w * 2).double() - offset).to(x.dtype)
+    out = x / w * 2 - np.array([1.0, h / w], dtype=np.float64)
+    return out.astype(x.dtype, copy=False) if np.issubdtype(x.dtype, np.floating) else out
 
 
 def image_coordinates(x: Array, w: float, h: float) -> Array:

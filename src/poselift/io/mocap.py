@@ -411,10 +411,14 @@ def load_bvh_clip(path: str | Path, fps: float = DEFAULT_FPS, skeleton_map: Skel
                      source=str(p), skeleton=m.name)
 
 
-def load_h36m_expmap_clip(path: str | Path, fps: float = DEFAULT_FPS) -> MocapClip:
-    """Import one Human3.6M exp-map sequence (subject from the folder, e.g. ``S1``)."""
+def load_h36m_expmap_clip(path: str | Path, fps: float = DEFAULT_FPS, joints: int = 17) -> MocapClip:
+    """Import one Human3.6M exp-map sequence (subject from the folder, e.g. ``S1``).
+
+    ``joints=32`` keeps the full Human3.6M skeleton (what VideoPose3D's
+    ``Human36mDataset`` reads); 17 is the H36M-17 layout.
+    """
     p = Path(path)
-    pos = read_h36m_expmap(p, num_joints=17)
+    pos = read_h36m_expmap(p, num_joints=joints)
     pos = resample(pos, EXPMAP_FPS, fps) if fps else pos
     subject, action = p.parent.name, _strip_suffixes(p)
     return MocapClip(name=f"h36m-expmap/{subject}/{action}", dataset="h36m-expmap", subject=subject,
@@ -422,7 +426,8 @@ def load_h36m_expmap_clip(path: str | Path, fps: float = DEFAULT_FPS) -> MocapCl
                      licence=LICENCE_H36M, source=str(p), skeleton="h36m-expmap")
 
 
-def load_data_3d_npz(path: str | Path, fps: float = DEFAULT_FPS, source_fps: float = 50.0) -> list[MocapClip]:
+def load_data_3d_npz(path: str | Path, fps: float = DEFAULT_FPS, source_fps: float = 50.0,
+                     joints: int = 17) -> list[MocapClip]:
     """Import a VideoPose3D ``data_3d_<name>.npz`` (``positions_3d[subject][action]``).
 
     Arrays of 32 joints are reduced to H36M-17, 17-joint arrays are taken as H36M-17;
@@ -451,7 +456,10 @@ def load_data_3d_npz(path: str | Path, fps: float = DEFAULT_FPS, source_fps: flo
             if a.ndim != 3 or a.shape[-1] != 3 or a.shape[1] not in (17, 32):
                 raise InputError(f"positions_3d[{subject!r}][{action!r}] has shape {a.shape}, "
                                  "expected (T, 17 or 32, 3)", p)
-            if a.shape[1] == 32:
+            if joints == 32 and a.shape[1] != 32:
+                raise InputError(f"positions_3d[{subject!r}][{action!r}] has {a.shape[1]} joints; "
+                                 "--joints 32 needs 32-joint sources", p)
+            if a.shape[1] == 32 and joints == 17:
                 a = h36m32_to_h36m17(a)
             a = resample(a, source_fps, fps) if fps else a
             clips.append(MocapClip(name=f"{ds}/{subject}/{action}", dataset=ds, subject=str(subject),
@@ -473,8 +481,12 @@ def _kind(path: Path) -> str:
                      path)
 
 
-def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = True) -> list[MocapClip]:
+def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = True,
+                    joints: int = 17) -> list[MocapClip]:
     """Import one file of any supported kind, through the on-disk cache.
+
+    ``joints``: 17 (H36M-17, every kind) or 32 (the full Human3.6M skeleton, for
+    exp-map files and 32-joint data_3d files only; BVH files are refused).
 
     Returns:
         the clips it holds (one for BVH and exp-map files, any number for ``.npz``).
@@ -485,8 +497,13 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
     kind = _kind(p)
     if not p.is_file():
         raise InputError("file not found", p)
+    if joints not in (17, 32):
+        raise InputError(f"joints must be 17 or 32, not {joints}", p)
+    if joints == 32 and kind == "bvh":
+        raise InputError("BVH skeletons map onto 17 joints only; --joints 32 needs Human3.6M exp-map or "
+                         "32-joint data_3d sources", p)
     maps = "|".join(f"{m.name}:{m.digest()}" for m in SKELETON_MAPS.values()) if kind == "bvh" else ""
-    key = _cache_key(p, fps, f"{kind}|{maps}") if cache else ""
+    key = _cache_key(p, fps, f"{kind}|{maps}" + ("|j32" if joints == 32 else "")) if cache else ""
     if cache:
         hit = _cache_read(key)
         if hit is not None:
@@ -495,9 +512,9 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
         if kind == "bvh":
             clips = [load_bvh_clip(p, fps)]
         elif kind == "expmap":
-            clips = [load_h36m_expmap_clip(p, fps)]
+            clips = [load_h36m_expmap_clip(p, fps, joints)]
         else:
-            clips = load_data_3d_npz(p, fps)
+            clips = load_data_3d_npz(p, fps, joints=joints)
     except PoseliftError:
         raise
     except (ValueError, IndexError, MemoryError) as exc:

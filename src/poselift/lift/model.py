@@ -206,20 +206,13 @@ def infer_config(state_dict: dict[str, torch.Tensor], causal: bool = False,
     out_total = shrink.shape[0]
     if out_total % 3:
         raise ValueError(f"shrink layer has {out_total} outputs, not a multiple of 3")
-    n_layers = len([k for k in state_dict if k.startswith("layers_conv.") and k.endswith(".weight")])
-    kernels = [int(state_dict[f"layers_conv.{2 * i}.weight"].shape[2]) for i in range(n_layers // 2)]
+    kernels = _temporal_kernels(state_dict)
     if dense is None:
         # Dense kernels span a whole dilated filter, (w - 1) * d + 1; a plain kernel is w.
-        # The dense reading is taken when every kernel fits it with an odd w >= 3, which
-        # a plain stack of small odd widths (e.g. 3 after a first width of 3) never does.
-        dense = bool(kernels)
-        d = int(w0)
-        for k in kernels:
-            w, rem = divmod(k - 1, d)
-            if rem or w < 2 or (w + 1) % 2 == 0:
-                dense = False
-                break
-            d *= w + 1
+        # The dense reading is taken when it is possible at all (see dense_readings).
+        dense = dense_readings(state_dict)[1]
+    elif not dense_readings(state_dict)[1 if dense else 0]:
+        raise ValueError(f"temporal kernels {kernels} do not fit a {'dense' if dense else 'non-dense'} model")
     widths = [int(w0)]
     d = int(w0)
     for k in kernels:
@@ -231,3 +224,30 @@ def infer_config(state_dict: dict[str, torch.Tensor], causal: bool = False,
     return ModelConfig(num_joints_in=in_total // in_features, in_features=in_features,
                        num_joints_out=out_total // 3, filter_widths=widths, causal=causal,
                        channels=int(channels), dense=bool(dense))
+
+
+def _temporal_kernels(state_dict: dict[str, torch.Tensor]) -> list[int]:
+    n_layers = len([k for k in state_dict if k.startswith("layers_conv.") and k.endswith(".weight")])
+    return [int(state_dict[f"layers_conv.{2 * i}.weight"].shape[2]) for i in range(n_layers // 2)]
+
+
+def dense_readings(state_dict: dict[str, torch.Tensor]) -> tuple[bool, bool]:
+    """Whether the weight shapes fit a plain and a dense (``--dense``) model: ``(plain, dense)``.
+
+    A plain model's temporal kernels are its odd filter widths ``w``; a dense model's
+    span a whole dilated filter, ``(w - 1) * d + 1`` with ``d`` the product of the earlier
+    widths. Some stacks fit both (plain ``3,7`` and dense ``3,3`` both have kernels
+    ``3, 7``); then only the training flags can tell.
+    """
+    w0 = int(state_dict["expand_conv.weight"].shape[2])
+    kernels = _temporal_kernels(state_dict)
+    plain = all(k % 2 == 1 for k in kernels)
+    dense = bool(kernels)
+    d = w0
+    for k in kernels:
+        w, rem = divmod(k - 1, d)
+        if rem or w < 2 or (w + 1) % 2 == 0:
+            dense = False
+            break
+        d *= w + 1
+    return plain, dense

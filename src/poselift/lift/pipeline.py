@@ -177,6 +177,12 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
 # --------------------------------------------------------------------------- keypoint files
 def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
     """Any supported npz of 2D keypoints -> ``{name: Tracks2D}``."""
+    return _read_tracks(path)[1]
+
+
+def _read_tracks(path: Path) -> tuple[str, dict[str, Tracks2D]]:
+    """``(kind, tracks)``: the file's kind (see :func:`poselift.io.vp3d.detect_npz_kind`)
+    tells whether its layout is native (VideoPose3D files) or converted (poselift npz)."""
     from poselift.io import vp3d
     from poselift.io.safe_npz import load_npz
 
@@ -188,12 +194,12 @@ def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
             t = len(v.keypoints)
             out[name] = Tracks2D(v.keypoints[None], np.ones((1, t, v.keypoints.shape[1]), np.float32),
                                  np.ones((1, t), bool), v.layout, v.width, v.height)
-        return out
+        return kind, out
     if kind == "detectron":
         d = vp3d.load_detectron_video(path, data)
         t = len(d.keypoints)
-        return {path.stem: Tracks2D(d.keypoints[None], d.scores[None], np.ones((1, t), bool), "coco17",
-                                    d.width, d.height)}
+        return kind, {path.stem: Tracks2D(d.keypoints[None], d.scores[None], np.ones((1, t), bool), "coco17",
+                                          d.width, d.height)}
     if kind == "poselift":
         d = data
         try:
@@ -206,7 +212,7 @@ def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
             raise InputError(f"poselift npz is missing or has a malformed key ({exc})", path) from None
         if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2]:
             raise InputError(f"keypoints_2d {kp.shape} / valid {valid.shape} do not match [P,T,17,2] / [P,T]", path)
-        return {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps if fps > 0 else None)}
+        return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps if fps > 0 else None)}
     raise InputError(f"a {kind} file holds no per-video 2D sequences to lift "
                      "(use 'poselift evaluate' for datasets)", path)
 
@@ -218,12 +224,16 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
     """The ``poselift lift`` command: read, lift, write. Returns ``(path, poses_3d shape)`` per file."""
     from poselift.io.safe_npz import save_npz
 
-    tracks = read_tracks_file(input_path)
+    kind, tracks = _read_tracks(input_path)
     if video is not None:
         if video not in tracks:
             raise InputError(f"no video {video!r} in the file (has: {', '.join(sorted(tracks))})", input_path)
         tracks = {video: tracks[video]}
-    lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense)
+    # VideoPose3D's own files hold 2D in the layout their model was trained on; a poselift
+    # npz holds converted BlazePose keypoints, which say nothing about a checkpoint.
+    layouts = {t.layout for t in tracks.values()}
+    native = layouts.pop() if kind in ("custom", "detectron") and len(layouts) == 1 else None
+    lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense, data_layout=native)
     from poselift.geometry.cameras import focal_from_fov
 
     results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative,

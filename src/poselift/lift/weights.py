@@ -11,9 +11,11 @@ poselift format
 
 VideoPose3D format
     A ``torch.save`` dict with ``model_pos`` (and optionally ``model_traj``, ``epoch``,
-    ``lr``, ``optimizer``, ``random_state``...). It is read with
-    ``torch.load(weights_only=True)``; NumPy arrays in ``random_state`` are admitted, any
-    other pickled global makes the file be refused.
+    ``lr``, ``optimizer``, ``random_state``...), in the zip serialization or the legacy
+    (pre-PyTorch-1.6) one the published checkpoints use. It is read by a restricted
+    unpickler (:func:`load_torch_checkpoint`): tensors, containers, numbers, NumPy arrays
+    and run.py's pickled ``RandomState`` (as inert data) are admitted, any other pickled
+    global makes the file be refused before anything runs.
 
 Registry
     Models shipped inside the package live in ``poselift/lift/weights``;
@@ -25,6 +27,8 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +40,8 @@ from safetensors.torch import load_file, save_file
 
 from poselift.errors import InputError, PoseliftError, UnsafeFileError
 from poselift.fsutil import publish
-from poselift.lift.model import ModelConfig, TemporalModel, build_model, infer_config
+from poselift.geometry.skeletons import get_skeleton
+from poselift.lift.model import ModelConfig, TemporalModel, build_model, dense_readings, infer_config
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 METADATA_KEY = "poselift"
@@ -78,97 +83,236 @@ class LiftModel:
 
 
 # --------------------------------------------------------------------------- VideoPose3D files
-_NUMPY_GLOBALS = {
-    "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct",
-    "numpy.ndarray", "numpy.dtype", "numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
-}
+@dataclass
+class PickledRandomState:
+    """Inert stand-in for a ``numpy.random.RandomState`` found in a checkpoint.
+
+    run.py saves its batch generator's RandomState (``random_state``,
+    ``random_state_semi``). The pickle's constructor is never called; ``state`` is what
+    the pickle would have passed to ``__setstate__`` (old NumPy: the ``get_state()``
+    tuple; new NumPy: the state dict) and ``args`` the constructor's arguments (for new
+    NumPy ``("MT19937", PickledBitGenerator)``).
+    """
+
+    args: tuple = ()
+    state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
 
 
-def _resolve_numpy_global(qualname: str) -> Any:
-    module, _, name = qualname.rpartition(".")
+class _PickledBitGeneratorCtor:
+    """Stand-in for ``numpy.random._pickle.__bit_generator_ctor``: never calls NumPy."""
+
+    def __repr__(self) -> str:
+        return "PickledBitGeneratorCtor"
+
+
+def _inert_randomstate(*args: Any) -> PickledRandomState:
+    return PickledRandomState(args=tuple(args))
+
+
+def _latin1_encode(obj: Any, encoding: str = "utf-8") -> bytes:
+    # Protocol-2 pickles (torch.save's default) store bytes as _codecs.encode(str, "latin1").
+    if not isinstance(obj, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode used for something other than bytes")
+    return obj.encode("latin1")
+
+
+def _np_global(module: str, name: str) -> Any:
     if module.startswith("numpy._core") and not hasattr(np, "_core"):
         module = module.replace("numpy._core", "numpy.core")
+    elif module.startswith("numpy.core") and hasattr(np, "_core"):
+        module = module.replace("numpy.core", "numpy._core")
     obj: Any = __import__(module, fromlist=[name])
     return getattr(obj, name)
 
 
-def _allowed_global(qualname: str) -> bool:
-    return qualname in _NUMPY_GLOBALS or (qualname.startswith("numpy.dtypes.") and qualname.endswith("DType"))
+#: Every global a VideoPose3D checkpoint may name, mapped to what it becomes. Anything
+#: else (os.system, builtins.eval, arbitrary classes...) makes the file be refused.
+_CHECKPOINT_GLOBALS: dict[tuple[str, str], Any] = {
+    ("collections", "OrderedDict"): lambda: __import__("collections").OrderedDict,
+    ("torch._utils", "_rebuild_tensor"): lambda: torch._utils._rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): lambda: torch._utils._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): lambda: torch._utils._rebuild_parameter,
+    ("torch", "Size"): lambda: torch.Size,
+    ("_codecs", "encode"): lambda: _latin1_encode,
+    ("numpy.core.multiarray", "_reconstruct"): lambda: _np_global("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"): lambda: _np_global("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"): lambda: _np_global("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"): lambda: _np_global("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"): lambda: np.ndarray,
+    ("numpy", "dtype"): lambda: np.dtype,
+    # RandomState, pickled by old NumPy (2018-2019 checkpoints) and by NumPy >= 1.17.
+    ("numpy.random", "__RandomState_ctor"): lambda: _inert_randomstate,
+    ("numpy.random.mtrand", "__RandomState_ctor"): lambda: _inert_randomstate,
+    ("numpy.random._pickle", "__randomstate_ctor"): lambda: _inert_randomstate,
+    ("numpy.random._pickle", "__bit_generator_ctor"): lambda: _PickledBitGeneratorCtor,
+    # Newer NumPy names the bit generator by its class: kept as a name, never instantiated.
+    **{(f"numpy.random._{mod}", cls): (lambda cls=cls: f"numpy.random.{cls}")
+       for mod, cls in (("mt19937", "MT19937"), ("pcg64", "PCG64"), ("pcg64", "PCG64DXSM"),
+                        ("philox", "Philox"), ("sfc64", "SFC64"))},
+}
+
+
+class _RefusedGlobal(pickle.UnpicklingError):
+    """A pickle named a global outside the allow-list; the message is ``module.name``."""
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that resolves only the globals in :data:`_CHECKPOINT_GLOBALS`.
+
+    A refused global raises before it is imported, so a hostile pickle stops at its
+    first reference to anything else and nothing it names is ever called.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        make = _CHECKPOINT_GLOBALS.get((module, name))
+        if make is None and module == "numpy.dtypes" and name.endswith("DType") and name.isidentifier():
+            make = lambda: _np_global("numpy.dtypes", name)  # noqa: E731  plain dtype classes
+        if make is None:
+            raise _RefusedGlobal(f"{module}.{name}")
+        try:
+            return make()
+        except (ImportError, AttributeError):
+            raise _RefusedGlobal(f"{module}.{name}") from None
+
+
+def _restricted_load(file: Any, **kwargs: Any) -> Any:
+    return _RestrictedUnpickler(file, **kwargs).load()
+
+
+# torch.load(pickle_module=...) uses .Unpickler for the main pickle and .load for the
+# legacy format's header pickles, so every pickle in either serialization goes through
+# the restricted find_class.
+_restricted_pickle_module = type(sys)("poselift_restricted_pickle")
+_restricted_pickle_module.Unpickler = _RestrictedUnpickler  # type: ignore[attr-defined]
+_restricted_pickle_module.load = _restricted_load  # type: ignore[attr-defined]
+_restricted_pickle_module.UnpicklingError = pickle.UnpicklingError  # type: ignore[attr-defined]
 
 
 def load_torch_checkpoint(path: str | Path) -> dict[str, Any]:
-    """``torch.load(weights_only=True)`` a legacy ``.bin``/``.pt``, admitting NumPy arrays only.
+    """Read a ``torch.save`` file (zip or legacy pre-1.6 serialization) safely.
+
+    Only tensors and storages, plain containers, numbers, strings, NumPy arrays and
+    dtypes are rebuilt; a pickled ``numpy.random.RandomState`` (old and new NumPy
+    pickling) becomes an inert :class:`PickledRandomState`. Any other global makes the
+    whole file be refused before anything in it runs.
 
     Raises:
-        UnsafeFileError: the pickle references something besides tensors, numbers,
-            containers and NumPy arrays.
+        UnsafeFileError: the pickle references something else (named in the message).
         InputError: unreadable file.
     """
     p = Path(path)
     if not p.is_file():
         raise InputError("checkpoint not found", p)
     try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(p))
-    except Exception as exc:  # torch raises several types for non-checkpoints
-        raise InputError(f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})", p) from None
-    refused = [g for g in unsafe if not _allowed_global(g)]
-    if refused:
-        raise UnsafeFileError("refusing to load: the checkpoint's pickle references "
-                              f"{', '.join(sorted(refused))}, which is not a tensor, number or array", p)
-    try:
-        allowed = [_resolve_numpy_global(g) for g in unsafe]
-        # dtype objects are rebuilt through their concrete classes, which the scan above
-        # does not list; they are plain descriptors.
-        allowed += [getattr(np.dtypes, n) for n in dir(np.dtypes) if n.endswith("DType")]
-        with torch.serialization.safe_globals(allowed):
-            ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about weights_only=False; our unpickler is stricter
+            ckpt = torch.load(str(p), map_location="cpu", pickle_module=_restricted_pickle_module,
+                              weights_only=False)
+    except _RefusedGlobal as exc:
+        raise UnsafeFileError(f"refusing to load: the checkpoint's pickle references {exc}, which is "
+                              "not a tensor, number, container, array or RandomState", p) from None
     except pickle.UnpicklingError as exc:
-        raise UnsafeFileError(f"refusing to load: {str(exc).splitlines()[0]}", p) from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError) as exc:
-        raise InputError(f"not a readable PyTorch checkpoint ({type(exc).__name__}: {exc})", p) from None
+        raise InputError(f"not a readable PyTorch checkpoint ({str(exc).splitlines()[0] if str(exc) else 'bad pickle'})",
+                         p) from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError, ImportError, KeyError, TypeError,
+            IndexError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(f"not a readable PyTorch checkpoint ({type(exc).__name__}: {msg})", p) from None
     if not isinstance(ckpt, dict):
         raise InputError("checkpoint is not a dict of state dicts", p)
     return ckpt
 
 
 def _guess_vp3d_layout(path: Path) -> str | None:
+    # The published checkpoints' names (pretrained_h36m_detectron_coco.bin,
+    # pretrained_h36m_cpn.bin): only a tie-breaker, never stronger than the 2D input.
     name = path.name.lower()
     if "coco" in name or "detectron" in name:
         return "coco17"
-    if "cpn" in name or "h36m" in name or "gt" in name:
+    if "cpn" in name:
         return "h36m17"
     return None
 
 
+#: 2D layouts a VideoPose3D model may take, by joint count.
+_VP3D_INPUT_LAYOUTS = {17: ("h36m17", "coco17"), 15: ("humaneva15",)}
+
+
+def notice(message: str) -> None:
+    """One warning line on stderr (the CLI's style), e.g. for an ambiguous checkpoint."""
+    print(f"poselift: warning: {message}", file=sys.stderr)
+
+
+def decide_vp3d_layout(path: Path, num_joints_in: int, input_layout: str | None = None,
+                       data_layout: str | None = None) -> tuple[str, str | None]:
+    """The 2D layout a VideoPose3D checkpoint expects: ``(layout, warning or None)``.
+
+    The weights give the joint count. When that admits several layouts (17 joints: H3.6M
+    or COCO order), the 2D input decides if it is in one of them natively
+    (``data_layout``: a VideoPose3D data_2d/custom/Detectron file, which run.py feeds to
+    the model as it is). Otherwise it is ambiguous: the published file names break the
+    tie, else ``h36m17``, and the warning names ``--input-layout``.
+    """
+    candidates = _VP3D_INPUT_LAYOUTS.get(num_joints_in, ())
+    if input_layout:
+        if get_skeleton(input_layout).num_joints != num_joints_in:
+            raise InputError(f"--input-layout {input_layout} has {get_skeleton(input_layout).num_joints} joints "
+                             f"but the model takes {num_joints_in}", path)
+        return input_layout, None
+    if not candidates:
+        raise InputError(f"cannot tell the input layout of a {num_joints_in}-joint model; pass --input-layout",
+                         path)
+    if len(candidates) == 1:
+        return candidates[0], None
+    if data_layout in candidates:
+        return data_layout, None
+    hint = _guess_vp3d_layout(path)
+    chosen = hint or "h36m17"
+    why = "its file name" if hint else "the default"
+    return chosen, (f"{path.name}: its weights fit both {' and '.join(candidates)} 2D input and the input "
+                    f"does not tell; using {chosen} ({why}); pass --input-layout to choose")
+
+
 def load_videopose3d(path: str | Path, causal: bool = False, input_layout: str | None = None,
-                     dense: bool | None = None, fps: float = 50.0) -> LiftModel:
+                     dense: bool | None = None, fps: float = 50.0, data_layout: str | None = None,
+                     quiet: bool = False) -> LiftModel:
     """Load an original VideoPose3D checkpoint (``model_pos`` and optional ``model_traj``).
 
     Args:
         causal: the checkpoint was trained with ``--causal`` (not visible in weights).
-        input_layout: 2D layout the model expects; guessed from the file name
-            (``*coco*``/``*detectron*`` -> ``coco17``, ``*cpn*`` -> ``h36m17``) when None, else
-            by joint count.
+        input_layout: 2D layout the model expects; None decides it with
+            :func:`decide_vp3d_layout` from the weights and ``data_layout``.
+        dense: the checkpoint was trained with ``--dense`` (True) or not (False); None
+            reads it from the weight shapes and warns when they fit both.
         fps: frame rate of the training data (Human3.6M: 50).
+        data_layout: native layout of the 2D input about to be lifted, if known.
+        quiet: do not print warnings (they are kept in ``meta["warnings"]``).
     """
     p = Path(path)
     ckpt = load_torch_checkpoint(p)
     if "model_pos" not in ckpt:
         raise InputError("checkpoint has no 'model_pos' entry (not a VideoPose3D checkpoint)", p)
-    model_pos = _model_from_state(ckpt["model_pos"], causal, dense, p, "model_pos")
+    warns: list[str] = []
+    model_pos = _model_from_state(ckpt["model_pos"], causal, dense, p, "model_pos", warns)
     model_traj = None
     if ckpt.get("model_traj") is not None:
-        model_traj = _model_from_state(ckpt["model_traj"], causal, dense, p, "model_traj")
+        model_traj = _model_from_state(ckpt["model_traj"], causal, dense, p, "model_traj", [])
     cfg = _config_of(model_pos)
-    layout = input_layout or _guess_vp3d_layout(p) or ("h36m17" if cfg.num_joints_in == 17 else None)
-    if layout is None:
-        raise InputError(f"cannot tell the input layout of a {cfg.num_joints_in}-joint model; "
-                         "pass --input-layout", p)
+    layout, warn = decide_vp3d_layout(p, cfg.num_joints_in, input_layout, data_layout)
+    if warn:
+        warns.append(warn)
+    if not quiet:
+        for w in warns:
+            notice(w)
+    out_layout = {17: "h36m17", 15: "humaneva15"}.get(cfg.num_joints_out, f"j{cfg.num_joints_out}")
     meta = {"name": p.stem, "kind": "pose", "format": "videopose3d", "architecture": cfg.to_dict(),
-            "input_layout": layout, "output_layout": "h36m17" if cfg.num_joints_out == 17 else f"j{cfg.num_joints_out}",
-            "fps": fps, "input_normalization": "screen", "epoch": ckpt.get("epoch")}
+            "input_layout": layout, "output_layout": out_layout,
+            "fps": fps, "input_normalization": "screen", "epoch": ckpt.get("epoch"), "warnings": warns}
     return LiftModel(model_pos=model_pos, model_traj=model_traj, meta=meta, input_layout=layout,
-                     output_layout=meta["output_layout"], fps=fps, causal=causal,
+                     output_layout=out_layout, fps=fps, causal=causal,
                      input_normalization="screen", source=str(p))
 
 
@@ -177,13 +321,18 @@ def _config_of(model: TemporalModel) -> ModelConfig:
 
 
 def _model_from_state(state: dict[str, torch.Tensor], causal: bool, dense: bool | None, path: Path,
-                      what: str) -> TemporalModel:
+                      what: str, warns: list[str]) -> TemporalModel:
     if not isinstance(state, dict):
         raise InputError(f"'{what}' is not a state dict", path)
     # Checkpoints saved from DataParallel prefix every key with "module.".
     state = {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
     try:
         cfg = infer_config(state, causal=causal, dense=dense)
+        if dense is None and all(dense_readings(state)):
+            plain = infer_config(state, causal=causal, dense=False).filter_widths
+            warns.append(f"{path.name}: its weights fit both a dense -arc {','.join(map(str, cfg.filter_widths))} "
+                         f"and a non-dense -arc {','.join(map(str, plain))} model; reading it as dense "
+                         "(pass --no-dense for the other)")
         model = build_model(cfg)
         model.load_state_dict(state, strict=True)
     except (ValueError, RuntimeError, KeyError) as exc:
@@ -299,17 +448,19 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 
 def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: str | None = None,
-               dense: bool | None = None, trajectory: str | Path | None = "auto") -> LiftModel:
+               dense: bool | None = None, trajectory: str | Path | None = "auto",
+               data_layout: str | None = None) -> LiftModel:
     """Load a lifting model by registry name or path.
 
     ``.bin``/``.pt``/``.pth`` files are VideoPose3D checkpoints (``causal`` and
-    ``input_layout`` describe them); ``.safetensors`` files are poselift models. For a
+    ``input_layout``, ``dense`` describe them, ``data_layout`` is the native layout of the
+    2D about to be lifted, see :func:`load_videopose3d`); ``.safetensors`` files are poselift models. For a
     poselift pose model, ``trajectory="auto"`` attaches the model named in its card's
     ``trajectory_model`` (if shipped); pass a name/path to choose, or None for none.
     """
     p = resolve_model_path(name_or_path)
     if p.suffix in (".bin", ".pt", ".pth", ".ckpt"):
-        return load_videopose3d(p, causal=causal, input_layout=input_layout, dense=dense)
+        return load_videopose3d(p, causal=causal, input_layout=input_layout, dense=dense, data_layout=data_layout)
     model, card = load_poselift_network(p)
     if card.get("kind", "pose") != "pose":
         raise InputError(f"model is a {card.get('kind')} model, not a pose model", p)
