@@ -57,6 +57,9 @@ SCORE_CLIP = 100.0            # raw logits are clipped to +-100 before the sigmo
 NMS_IOU = 0.3                 # weighted NMS overlap threshold
 ROI_SCALE = 1.25              # the ROI is enlarged by this factor
 ROI_TARGET_ANGLE = math.pi / 2  # the alignment vector should point up
+FINE_TILE_FRACTION = 0.5      # fine tiles: this fraction of the frame's short side
+FINE_TILE_MIN_PX = 96         # no fine tiles smaller than this (upsampled noise finds ghosts)
+CONFIRM_SCORE = 0.6           # detector score that confirms a fine-tile person (see _confirmed)
 
 
 def ssd_anchors() -> np.ndarray:
@@ -214,6 +217,7 @@ class _Crop:
     velocity: tuple[float, float] = (0.0, 0.0)  # ROI centre motion, pixels per frame
     lost_at: int = -1  # frame index the crop was lost at (ghosts only)
     ghost: int = -1  # id of the ghost this crop re-tries, -1 for others
+    confirm: bool = False  # a fine-tile detection: its landmarks must be confirmed first
 
 
 class BlazePoseMultiDetector(Detector):
@@ -227,7 +231,12 @@ class BlazePoseMultiDetector(Detector):
             landmarks alone, as MediaPipe does.
         tiles: also run the detector on overlapping square tiles along the long side of
             the frame (finds people under about half the frame height; costs one
-            detector run per tile).
+            detector run per tile), and every ``fine_every`` detector runs a grid of
+            squares half the short side (people down to about a quarter of the frame
+            height, e.g. a bystander in the background).
+        fine_every: run the fine tile grid every this many detector runs (counted on
+            the ``detect_every`` cadence, starting with the first frame); 0 never.
+            People found there are followed by their landmarks in between.
         min_detection_confidence: detector score threshold in ``[0, 1]``; lower than
             MediaPipe's 0.5 because partly hidden people score 0.4-0.5 and every
             candidate is verified by the landmark model anyway.
@@ -250,7 +259,7 @@ class BlazePoseMultiDetector(Detector):
 
     def __init__(self, max_people: int | None = None, detect_every: int = 4, tiles: bool = True,
                  min_detection_confidence: float = 0.4, min_tracking_confidence: float = 0.5,
-                 min_new_person_confidence: float = 0.8,
+                 min_new_person_confidence: float = 0.8, fine_every: int = 4,
                  num_threads: int = 1, model: str = "full") -> None:
         if model != "full":
             raise DetectorUnavailableError(f"multi-person BlazePose ships only the 'full' landmark model, "
@@ -286,6 +295,7 @@ class BlazePoseMultiDetector(Detector):
         self.max_people = max_people
         self.detect_every = max(1, int(detect_every))
         self.tiles = tiles
+        self.fine_every = max(0, int(fine_every))
         self.ghost_frames = 45  # ~1.5 s at 30 fps
         self.min_detection_confidence = float(min_detection_confidence)
         self.min_tracking_confidence = float(min_tracking_confidence)
@@ -296,9 +306,13 @@ class BlazePoseMultiDetector(Detector):
         self.reset()
 
     # ----------------------------------------------------------------- detection
-    def _tile_squares(self, w: int, h: int) -> list[tuple[float, float, float]]:
-        """Squares ``(x0, y0, side)`` in frame pixels the detector looks at."""
+    def _tile_squares(self, w: int, h: int, fine: bool = False) -> list[tuple[float, float, float]]:
+        """Squares ``(x0, y0, side)`` in frame pixels the detector looks at: the whole
+        frame and the short-side tiles, or with ``fine`` only the grid of small squares
+        (see ``fine_every``)."""
         long_side, short = max(w, h), min(w, h)
+        if fine:
+            return self._fine_squares(w, h)
         squares = [((w - long_side) / 2, (h - long_side) / 2, float(long_side))]  # the letterboxed frame
         if self.tiles and long_side > 1.2 * short:
             # Squares of the short side along the long one, overlapping by at least a
@@ -308,6 +322,23 @@ class BlazePoseMultiDetector(Detector):
                 off = (long_side - short) * k / (n - 1)
                 squares.append((off, 0.0, float(short)) if w >= h else (0.0, off, float(short)))
         return squares
+
+    def _fine_squares(self, w: int, h: int) -> list[tuple[float, float, float]]:
+        # The detector keys on the face and shoulders; a person a quarter of the frame
+        # height tall (a bystander in the background) has a face of a few detector
+        # pixels even in a short-side tile and scores nothing there (measured: below
+        # 0.1 for the bystander of the pose2sim lab views, 0.6-0.8 in these squares).
+        # Squares of FINE_TILE_FRACTION of the short side, in a grid overlapping by at
+        # least a quarter, show such a person twice as large.
+        side = FINE_TILE_FRACTION * min(w, h)
+        if not self.tiles or side < FINE_TILE_MIN_PX:
+            return []
+
+        def offsets(extent: float) -> list[float]:
+            n = int(math.ceil(max(extent - side, 0.0) / (0.75 * side))) + 1
+            return [float(round((extent - side) * k / max(n - 1, 1))) for k in range(n)]
+
+        return [(x0, y0, side) for y0 in offsets(h) for x0 in offsets(w)]
 
     def _detect_square(self, frame: np.ndarray, x0: float, y0: float, side: float):
         cv2 = self._cv2
@@ -319,7 +350,8 @@ class BlazePoseMultiDetector(Detector):
         ix1, iy1 = min(w, int(round(x0 + side))), min(h, int(round(y0 + side)))
         canvas = np.zeros((DET_SIZE, DET_SIZE, 3), np.float32)
         tw, th = max(1, int(round((ix1 - ix0) * k))), max(1, int(round((iy1 - iy0) * k)))
-        ox, oy = int(round((ix0 - x0) * k)), int(round((iy0 - y0) * k))
+        # Rounding x0 + side to a pixel can give -1 for an upscaled square that starts inside the frame.
+        ox, oy = max(0, int(round((ix0 - x0) * k))), max(0, int(round((iy0 - y0) * k)))
         tw, th = min(tw, DET_SIZE - ox), min(th, DET_SIZE - oy)
         patch = cv2.resize(frame[iy0:iy1, ix0:ix1], (tw, th), interpolation=cv2.INTER_AREA)
         canvas[oy:oy + th, ox:ox + tw] = patch.astype(np.float32) / 127.5 - 1.0
@@ -342,14 +374,15 @@ class BlazePoseMultiDetector(Detector):
         kps = kps * side + off
         return boxes, kps, scores
 
-    def detect_people(self, frame_rgb: np.ndarray) -> list[tuple[Roi, float]]:
-        """Run the person detector over the frame and its tiles.
+    def detect_people(self, frame_rgb: np.ndarray, fine: bool = False) -> list[tuple[Roi, float]]:
+        """Run the person detector over the frame and its tiles (``fine``: over the grid
+        of small tiles instead, see ``fine_every``).
 
         Returns ``(roi, score)`` per person after non-maximum suppression, best first.
         """
         h, w = frame_rgb.shape[:2]
         allb, allk, alls = [], [], []
-        for x0, y0, side in self._tile_squares(w, h):
+        for x0, y0, side in self._tile_squares(w, h, fine):
             b, k, s = weighted_nms(*self._detect_square(frame_rgb, x0, y0, side))
             # A person cut by the tile edge gets wrong alignment points there; rank each
             # detection by how much of the body (a square of half-side |kp1 - kp0|
@@ -406,6 +439,7 @@ class BlazePoseMultiDetector(Detector):
         crops = list(self._crops)
         h, w = image.shape[:2]
         run_detector = self._frame % self.detect_every == 0 or self._lost
+        fine = self.fine_every > 0 and self._frame % (self.detect_every * self.fine_every) == 0
         self._ghosts = [g for g in self._ghosts if self._frame - g.lost_at <= self.ghost_frames]
         if run_detector and self._ghosts:
             # The face-driven detector misses small or blurred people that the landmark
@@ -422,6 +456,13 @@ class BlazePoseMultiDetector(Detector):
                 # A detection on someone already followed would only duplicate the crop.
                 if not _covered(roi, [c.roi for c in crops]):
                     crops.append(_Crop(roi))
+        if fine:
+            # Small tiles also fire on body parts and things (a black post on the floor
+            # gets 0.45-0.55 and landmarks with presence 0.8-1.0), so what only they
+            # find must be confirmed (see _confirmed).
+            for roi, _score in self.detect_people(image, fine=True):
+                if not _covered(roi, [c.roi for c in crops]):
+                    crops.append(_Crop(roi, confirm=True))
         found: list[tuple[Person2D, _Crop]] = []
         for crop in crops:
             if not self._sane(crop.roi, w, h):
@@ -431,6 +472,8 @@ class BlazePoseMultiDetector(Detector):
             else:
                 pts, vis, world, presence = self.landmarks(image, crop.roi)
             if presence < (self.min_new_person_confidence if crop.age == 0 else self.min_tracking_confidence):
+                continue
+            if crop.confirm and not self._confirmed(image, pts[:33]):
                 continue
             kp, sc = pts[:33], vis[:33]
             person = Person2D(keypoints=kp, scores=sc, layout=self.layout,
@@ -459,6 +502,24 @@ class BlazePoseMultiDetector(Detector):
         self._lost = len(found) < sum(c.age > 0 for c in crops)
         self._frame += 1
         return [p for p, _ in found]
+
+    def _confirmed(self, image: np.ndarray, kp: np.ndarray) -> bool:
+        """Whether the detector, shown a square framing the landmarks ``kp (33, 2)`` of a
+        new crop (upright, 1.2 and then 1.6 times their extent), finds a person there
+        whose mid-hip is near the landmarks' own. On the pose2sim lab views a real
+        person scores 0.8-0.96 this way, a post or a crop on someone's legs under 0.45."""
+        lo, hi = kp.min(axis=0), kp.max(axis=0)
+        extent = float(max(hi - lo))
+        if extent <= 0:
+            return False
+        centre, hip = (lo + hi) / 2, (kp[23] + kp[24]) / 2
+        for f in (1.2, 1.6):
+            side = f * extent
+            _, k, s = weighted_nms(*self._detect_square(image, centre[0] - side / 2, centre[1] - side / 2, side))
+            near = np.linalg.norm(k[:, 0] - hip, axis=1) < 0.25 * extent
+            if (s[near] >= CONFIRM_SCORE).any():
+                return True
+        return False
 
     @staticmethod
     def _sane(roi: Roi, w: int, h: int) -> bool:
