@@ -206,8 +206,8 @@ def _banded_matvec(ab: np.ndarray, x: np.ndarray) -> np.ndarray:
 # moving a root at all (where the ray is nearly parallel to the floor the foot height
 # says little about depth).
 _SMOOTH_30FPS = 300.0
-_PRIOR = 0.002
-_AIRBORNE_M = 0.12   # lower ankle this far above ankle height after grounding: a jump, not contact
+_PRIOR = 0.02
+_AIRBORNE_M = 0.2   # lower ankle this far above ankle height after grounding: a jump, not contact
 
 
 def ground_trajectory(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarray,
