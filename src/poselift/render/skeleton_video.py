@@ -42,7 +42,7 @@ from poselift.render._draw import (
     world_to_display,
 )
 
-__all__ = ["RenderStats", "render_video", "select_frames"]
+__all__ = ["RenderStats", "display_points", "render_video", "select_frames"]
 
 #: Horizontal spacing (metres) between root-centred people in the 3D view.
 PERSON_SPACING = 1.0
@@ -122,6 +122,25 @@ def _layout_offsets(keypoints_2d: np.ndarray, valid: np.ndarray) -> np.ndarray:
     rank = np.empty(num_people)
     rank[np.argsort(mean_x, kind="stable")] = np.arange(num_people)
     return (rank - (num_people - 1) / 2) * PERSON_SPACING
+
+
+def display_points(poses_3d: np.ndarray, trajectories: np.ndarray | None, camera_to_world: np.ndarray | None,
+                   keypoints_2d: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Where the 3D panel draws every joint: display coordinates (X right, Y forward,
+    Z up; metres), ``(P, T, J, 3)``.
+
+    With ``camera_to_world`` up is the world's up and the floor is ``Z = 0``; with
+    ``trajectories`` people stand where they were; without them root-centred people
+    stand side by side in their image order (:data:`PERSON_SPACING` apart).
+    """
+    absolute = poses_3d if trajectories is None else poses_3d + trajectories[:, :, None, :]
+    if camera_to_world is not None:
+        return world_to_display(absolute @ camera_to_world[:3, :3].T + camera_to_world[:3, 3])
+    world = camera_to_display(absolute)
+    if trajectories is None:
+        world = world.copy()
+        world[..., 0] += _layout_offsets(keypoints_2d, valid)[:, None, None]
+    return world
 
 
 def _follow_centres(world: np.ndarray, shown: np.ndarray, ground: float, fps: float) -> tuple[np.ndarray, float]:
@@ -275,17 +294,7 @@ def render_video(
     c2w = None if camera_to_world is None else np.asarray(camera_to_world, dtype=np.float64)
     if c2w is not None and c2w.shape != (4, 4):
         raise ValueError(f"camera_to_world must be (4, 4), got {c2w.shape}")
-    if trajectories is not None:
-        absolute = p3 + tr[:, :, None, :]
-    else:
-        absolute = p3
-    if c2w is not None:
-        world = world_to_display(absolute @ c2w[:3, :3].T + c2w[:3, 3])
-    else:
-        world = camera_to_display(absolute)
-        if trajectories is None:
-            world = world.copy()
-            world[..., 0] += _layout_offsets(kp, vd)[:, None, None]
+    world = display_points(p3, tr if trajectories is not None else None, c2w, kp, vd)
     if camera_view:
         azimuth = 0.0
         elevation = 0.0
