@@ -8,7 +8,19 @@ track is valid and MediaPipe returned world landmarks for the tracked person):
 MediaPipe's 33 world landmarks are mapped to the same 17 joints with poselift's
 BlazePose -> H36M-17 conversion, so both are measured on one skeleton.
 
-    python benchmarks/infer_quality.py [VIDEO ...] [--model default]
+Then, feet against the floor of the world frame (``infer --world``; with
+``--multi-person`` every tracked person, on one shared floor), per person:
+  * ankle: median height of the lower ankle on standing frames (spine within 35 degrees
+    of vertical), metres; an ankle joint sits about 0.08 m above the sole;
+  * skate: median horizontal speed of that foot between consecutive standing frames,
+    m/s (a planted foot should not move);
+  * pen: share of valid frames with the lower ankle more than 3 cm below ankle height
+    (the sole under the floor), and the mean depth below ankle height, metres;
+each for the rigid placement of the lifted trajectory ("rigid") and for the grounded
+one that ``--world`` writes ("grounded": roots moved along their camera rays so the feet
+stand on the floor, depth smoothed).
+
+    python benchmarks/infer_quality.py [VIDEO ...] [--model default] [--multi-person] [--feet-only]
 """
 
 from __future__ import annotations
@@ -24,7 +36,9 @@ from _common import shared_dir  # noqa: E402
 
 from poselift.errors import PoseliftError  # noqa: E402
 from poselift.geometry.skeletons import H36M17, bone_lengths, convert  # noqa: E402
-from poselift.infer import InferOptions, _effective_fps, detect_video, resolve_focal, single_track  # noqa: E402
+from poselift.geometry.world import foot_contact_metrics, place_in_world  # noqa: E402
+from poselift.infer import (InferOptions, _effective_fps, detect_video, multi_tracks, resolve_focal,  # noqa: E402
+                            single_track)
 from poselift.lift.pipeline import lift_tracks  # noqa: E402
 from poselift.lift.weights import load_model  # noqa: E402
 
@@ -54,15 +68,32 @@ def longest_run(mask: np.ndarray) -> slice:
     return slice(*best)
 
 
-def measure(video: Path, model: str) -> dict[str, float]:
-    opts = InferOptions(model=model, render=False, progress=False)
+def feet(res, fps: float) -> dict[str, list[dict[str, float]]]:
+    """Foot contact metrics of every person, rigid and grounded placement."""
+    out = {}
+    for name, ground in (("rigid", False), ("grounded", True)):
+        placed = place_in_world(res.poses_3d, res.trajectory, res.valid, fps=fps, ground=ground)
+        out[name] = foot_contact_metrics(placed.poses_world, res.valid, fps)
+    return out
+
+
+def measure(video: Path, model: str, multi: bool = False, feet_only: bool = False) -> dict:
+    opts = InferOptions(model=model, render=False, progress=False, multi_person=multi)
     people, times, info = detect_video(video, opts)
     fps = _effective_fps(times, info.fps)
-    tracks, tr = single_track(people, times, opts, (info.width, info.height), fps, source=video)
     lm = load_model(model)
     focal = resolve_focal(opts, info.width, info.height)
+    if multi:
+        tracks, _ = multi_tracks(people, times, opts, (info.width, info.height), fps, source=video)
+        res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True,
+                          geometric_trajectory=True)
+        return {"fps": fps, "feet": feet(res, fps)}
+    tracks, tr = single_track(people, times, opts, (info.width, info.height), fps, source=video)
+    res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True, geometric_trajectory=True)
+    out = {"fps": fps, "feet": feet(res, fps)}
+    if feet_only:
+        return out
     raw = lift_tracks(lm, tracks, root_relative=True, focal_px=focal)
-    res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True)
     mp = np.full((len(times), 17, 3), np.nan)
     for t, (ps, k) in enumerate(zip(people, tr.chosen)):
         if k >= 0 and ps[k].world_landmarks is not None:
@@ -70,33 +101,49 @@ def measure(video: Path, model: str) -> dict[str, float]:
     ok = res.valid[0] & np.isfinite(mp).all(axis=(1, 2))
     run = longest_run(ok)  # acceleration needs consecutive frames
     ours, free, theirs = res.poses_3d[0][run], raw.poses_3d[0][run], mp[run]
-    return {"frames": int(ok.sum()), "run": run.stop - run.start, "fps": fps,
-            "cv_poselift": bone_cv(ours), "cv_free": bone_cv(free), "cv_mediapipe": bone_cv(theirs),
-            "acc_poselift": mean_acceleration(ours, fps), "acc_free": mean_acceleration(free, fps),
-            "acc_mediapipe": mean_acceleration(theirs, fps)}
+    out.update({"frames": int(ok.sum()), "run": run.stop - run.start,
+                "cv_poselift": bone_cv(ours), "cv_free": bone_cv(free), "cv_mediapipe": bone_cv(theirs),
+                "acc_poselift": mean_acceleration(ours, fps), "acc_free": mean_acceleration(free, fps),
+                "acc_mediapipe": mean_acceleration(theirs, fps)})
+    return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--model", default="default")
+    ap.add_argument("--multi-person", action="store_true", help="every person (feet table only)")
+    ap.add_argument("--feet-only", action="store_true", help="only the feet table")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or sorted((shared_dir() / "videos").glob("*.mp4"))
-    print(f"{'video':<40} {'frames':>6} {'boneCV infer':>12} {'free bones':>10} {'MediaPipe':>10} "
-          f"{'acc infer':>9} {'free':>7} {'MP':>7}")
+    results = {}
     for v in videos:
         try:
-            r = measure(v, args.model)
+            results[v] = measure(v, args.model, args.multi_person, args.feet_only)
         except PoseliftError as exc:
             print(f"{v.name:<40} skipped: {exc}")
-            continue
-        print(f"{v.name:<40} {r['run']:>6} {r['cv_poselift']:>12.4f} {r['cv_free']:>10.4f} "
-              f"{r['cv_mediapipe']:>10.4f} {r['acc_poselift']:>9.2f} {r['acc_free']:>7.2f} "
-              f"{r['acc_mediapipe']:>7.2f}")
-    print("boneCV: mean over bones of std/mean of bone length; acc: mean joint acceleration (m/s^2), "
-          "root-relative, over the longest run of frames valid for both. 'infer' = poselift infer's "
-          "default output (constant bone lengths); 'free' = the network's raw bones (--free-bones); "
-          "MP = MediaPipe's own 3D world landmarks on the same frames")
+    if not (args.multi_person or args.feet_only):
+        print(f"{'video':<40} {'frames':>6} {'boneCV infer':>12} {'free bones':>10} {'MediaPipe':>10} "
+              f"{'acc infer':>9} {'free':>7} {'MP':>7}")
+        for v, r in results.items():
+            print(f"{v.name:<40} {r['run']:>6} {r['cv_poselift']:>12.4f} {r['cv_free']:>10.4f} "
+                  f"{r['cv_mediapipe']:>10.4f} {r['acc_poselift']:>9.2f} {r['acc_free']:>7.2f} "
+                  f"{r['acc_mediapipe']:>7.2f}")
+        print("boneCV: mean over bones of std/mean of bone length; acc: mean joint acceleration (m/s^2), "
+              "root-relative, over the longest run of frames valid for both. 'infer' = poselift infer's "
+              "default output (constant bone lengths); 'free' = the network's raw bones (--free-bones); "
+              "MP = MediaPipe's own 3D world landmarks on the same frames\n")
+    print(f"{'video':<40} {'person':>6} {'stand':>5} | {'ankle m':>7} {'skate m/s':>9} {'pen':>10} (rigid) | "
+          f"{'ankle m':>7} {'skate m/s':>9} {'pen':>10} (grounded)")
+    for v, r in results.items():
+        for p, (a, b) in enumerate(zip(r["feet"]["rigid"], r["feet"]["grounded"])):
+            print(f"{v.name:<40} {p:>6} {b['standing']:>5} | {a['ankle_height_m']:>7.3f} {a['skate_m_s']:>9.2f} "
+                  f"{a['penetration_frac']:>4.2f}/{a['penetration_m']:.3f} | {b['ankle_height_m']:>7.3f} "
+                  f"{b['skate_m_s']:>9.2f} {b['penetration_frac']:>4.2f}/{b['penetration_m']:.3f}")
+    print("ankle: median lower-ankle height on standing frames (target 0.08 +- 0.03); skate: median horizontal "
+          "speed of that foot on standing frames; pen: share of frames / mean depth (m) of the lower ankle "
+          "below ankle height. rigid = the lifted trajectory placed on the fitted floor; grounded = what "
+          "--world writes")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Input frames are decoded once from ``single_football_juggling_sam2.mp4`` (1280x720) in
 the shared videos folder when present, else synthesised, and held in memory so that
 the timing covers rendering only (drawing + encoding), not decoding. A synthetic
-walking skeleton provides the 2D/3D poses.
+walking skeleton provides the 2D/3D poses, placed in the world frame as ``infer`` does
+(trajectories, floor, labels, legend); ``--framing follow`` redraws the grid every frame.
 
     PYTHONPATH=src python benchmarks/render_speed.py [--frames 120] [--runs 3] [--viz-size 480 720]
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poselift.geometry.world import place_in_world
 from poselift.render import render_video
 from poselift.render._demo import demo_frames, demo_sequence
 
@@ -61,10 +63,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--people", type=int, default=2)
     ap.add_argument("--viz-size", type=int, nargs="+", default=[480, 720])
+    ap.add_argument("--framing", choices=["auto", "fixed", "follow"], default="auto")
     args = ap.parse_args()
 
     frames, source = load_frames(args.frames)
-    kp, poses, valid, _ = demo_sequence(args.frames, 1280, 720, args.people)
+    kp, poses, valid, roots = demo_sequence(args.frames, 1280, 720, args.people)
+    placed = place_in_world(poses, roots, valid, 30.0)
+    world = dict(trajectories=placed.trajectory, camera_to_world=placed.frame.matrix, framing=args.framing)
     print(f"input: {source}, {len(frames)} frames 1280x720, {args.people} people, "
           f"median of {args.runs} runs")
     with tempfile.TemporaryDirectory() as tmp:
@@ -72,7 +77,7 @@ def main() -> None:
             rows = []
             for _ in range(args.runs):
                 st = render_video(iter(frames), Path(tmp) / "bench.mp4", kp, poses, valid, 30.0,
-                                  viz_size=size, progress=False)
+                                  viz_size=size, progress=False, **world)
                 rows.append((st.render_fps, st.frames / st.draw_seconds, st.frames / st.encode_seconds,
                              st.frames / st.total_seconds))
             med = [statistics.median(r[i] for r in rows) for i in range(4)]
@@ -84,7 +89,7 @@ def main() -> None:
                 walls = []
                 for _ in range(args.runs):
                     st = render_video(_decode(VIDEO, args.frames), Path(tmp) / "bench.mp4", kp, poses,
-                                      valid, 30.0, viz_size=size, progress=False)
+                                      valid, 30.0, viz_size=size, progress=False, **world)
                     walls.append((st.frames / st.total_seconds, st.read_seconds / st.frames * 1000))
                 print(f"    with streaming decode: wall {statistics.median(w[0] for w in walls):.1f} fps "
                       f"(decode {statistics.median(w[1] for w in walls):.1f} ms/frame)")

@@ -113,7 +113,7 @@ def test_viewer_plays_in_headless_chromium(tmp_path):
     page = write_html(tmp_path / "v.html", synthetic(people=2, frames=400), title="browser test")
     url = page.as_uri()
     dom = _chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", url)
-    m = re.search(r'<pre id="status">([^<]*)</pre>', dom.stdout)
+    m = re.search(r'<pre id="status" hidden="">([^<]*)</pre>', dom.stdout)
     assert m, f"no status element in the dumped DOM (stderr: {dom.stderr[-500:]})"
     status = m.group(1)
     fields = dict(kv.split("=", 1) for kv in status.split("\n")[0].split())
@@ -127,10 +127,46 @@ def test_viewer_plays_in_headless_chromium(tmp_path):
     from PIL import Image
     img = np.asarray(Image.open(png).convert("RGB"))
     view = img[60:, :]  # below the control bar
-    background = np.array([0x1c, 0x1f, 0x24])
+    background = np.array([0xf4, 0xf4, 0xf4])
     differs = np.abs(view.astype(int) - background).sum(axis=2) > 30
     assert differs.mean() > 0.01, "the 3D view looks blank"
     assert len(np.unique(view.reshape(-1, 3), axis=0)) > 20
-    # skeleton colours (saturated blue / orange of persons 0 and 1) are present
+    # the mp4's person colours: red-orange P0 and blue P1
     r, g, b = view[..., 0].astype(int), view[..., 1].astype(int), view[..., 2].astype(int)
-    assert ((b - r) > 80).sum() > 50, "no person-0 (blue) skeleton pixels"
+    assert ((r - b) > 80).sum() > 50, "no person-0 (red) skeleton pixels"
+    assert ((b - r) > 80).sum() > 50, "no person-1 (blue) skeleton pixels"
+
+
+def test_world_frame_page_legend_labels_and_controls(tmp_path):
+    """With poses_world the page draws the world (floor at 0), labels people in the mp4's
+    colours, lists its controls, and keeps the status out of sight."""
+    from poselift.geometry.world import place_in_world
+    from poselift.render._draw import person_colors
+
+    arrays = synthetic(people=2, frames=100)
+    placed = place_in_world(arrays["poses_3d"], arrays["trajectory"], arrays["valid"], 50.0)
+    arrays.update(trajectory=placed.trajectory, poses_world=placed.poses_world,
+                  camera_to_world=placed.frame.matrix, focal_length=np.float64(500.0))
+    page = write_html(tmp_path / "w.html", arrays).read_text(encoding="utf-8")
+    d = embedded(page)
+    assert d["world"] is True and d["floorY"] == 0.0 and d["labels"] == ["P0", "P1"]
+    w = placed.poses_world[0, 5] * np.array([1, -1, -1])
+    assert np.allclose(d["people"][0]["p3"][5], np.round(w * 1000).ravel(), atol=1)
+    # the lowest joints stand near the floor (ankles ~8 cm up, y down in the page frame)
+    ankles = np.array(d["people"][0]["p3"][5]).reshape(17, 3)[[3, 6], 1] / 1000
+    assert -0.2 < ankles.max() < 0.0
+    c = person_colors(2)[0]
+    assert d["colors"][0][0] == f"rgb({c[0]},{c[1]},{c[2]})"
+    # the camera sits at its height above the floor, looking slightly down or level
+    assert abs(d["camera"]["eye"][1] - placed.frame.t[1]) < 1e-3
+    for text in ("drag to orbit", "wheel to zoom", "Space", "camera view", "previous / next frame"):
+        assert text in page, text
+    assert '<pre id="status" hidden>' in page
+    if CHROMIUM is None:
+        pytest.skip("Debian package 'chromium' is not installed; the rendered legend check needs it")
+    dom = _chromium(tmp_path, "--virtual-time-budget=1500", "--dump-dom", (tmp_path / "w.html").as_uri()).stdout
+    legend = re.search(r'<div id="legend" class="box">(.*?)</div></div>', dom, re.S)
+    assert legend and "P0" in legend.group(1) and "P1" in legend.group(1) and "left" in legend.group(1)
+    assert "world frame" in legend.group(1)
+    status = re.search(r'<pre id="status" hidden="">([^<]*)</pre>', dom).group(1)
+    assert "errors=0" in status, status

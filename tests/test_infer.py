@@ -346,7 +346,7 @@ def test_world_placement_on_real_video(taiji, tmp_path):
     if "default" not in list_models():
         pytest.skip("no shipped 'default' model in poselift/lift/weights yet (it is still being trained)")
     assert main(["infer", str(taiji), "-o", str(tmp_path), "--end", "6", "--no-render", "--no-progress",
-                 "--world", "--export", "json,bvh"]) == 0
+                 "--world", "--export", "json,csv,bvh"]) == 0
     d = check_contract(tmp_path / "taiji_seed.npz", sum(1 for _ in read_frames(taiji, None, 6.0)), (448, 336))
     w, v = d["poses_world"][0], d["valid"][0]
     assert w.shape == d["poses_3d"][0].shape and np.isfinite(w[v]).all()
@@ -359,6 +359,18 @@ def test_world_placement_on_real_video(taiji, tmp_path):
     assert abs(np.median(lowest) - ANKLE_HEIGHT_M) < 0.05, np.median(lowest)
     doc = json.loads((tmp_path / "taiji_seed.json").read_text())
     assert np.allclose(np.array(doc["camera_to_world"]), d["camera_to_world"], atol=1e-5)
+    first = next(t for t in range(len(v)) if v[t])
+    assert np.allclose(doc["poses_world"][0][first], w[first], atol=1e-5)
+    assert np.allclose(doc["trajectory_world"][0][first], w[first, 0], atol=1e-5)
+    # The CSV keeps its columns and adds the world ones after them.
+    from poselift.export.formats import CSV_COLUMNS, CSV_WORLD_COLUMNS
+    with open(tmp_path / "taiji_seed.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS + CSV_WORLD_COLUMNS
+    row = rows[1 + first * 17 + 6]                          # person 0, first valid frame, left ankle
+    assert int(row[1]) == first and row[4] == "left_ankle"
+    np.testing.assert_allclose([float(x) for x in row[15:18]], w[first, 6], atol=1e-4)
+    np.testing.assert_allclose([float(x) for x in row[18:21]], w[first, 0], atol=1e-4)
     # The BVH is written in the world frame (centimetres): its pelvis is where poses_world's is.
     b = read_bvh(tmp_path / "taiji_seed.bvh")
     pos, _ = forward_kinematics(b, position_mode="replace")

@@ -256,3 +256,73 @@ def test_trajectories_and_frame_objects(tmp_path):
     assert (np.abs(panel - panel[5:10, 5:10].mean((0, 1))).max(-1) > 60).sum() > 200
     with pytest.raises(ValueError):
         render_video(grey_frames(8), out, kp, poses, valid, 25.0, trajectories=roots[:1], progress=False)
+
+
+def _pitched_scene(num_t: int = 12):
+    """Two people 1.5 m apart standing on a floor 1.6 m below a camera pitched 25 degrees down."""
+    from poselift.data.synth import look_at
+    from poselift.geometry.world import place_in_world
+
+    kp0, poses0, valid, _ = demo_sequence(num_t, W, H, num_people=2)
+    # demo poses are camera-frame for a level camera: make them world (Z up) standing people
+    rest = poses0 * np.array([1, 1, 1])
+    world_zup = np.stack([rest[..., 0], -rest[..., 2], -rest[..., 1]], -1)
+    world_zup[..., 2] -= world_zup[..., 2].min() - 0.08
+    world_zup[0, ..., 0] -= 0.75
+    world_zup[1, ..., 0] += 0.75
+    world_zup[..., 1] += 4.0
+    eye = np.array([0.0, 0.0, 1.6])
+    R = look_at(eye, np.array([0.0, 4.0, 1.6 - 4.0 * np.tan(np.radians(25))]), 0.0)
+    cam = (world_zup - eye) @ R.T
+    poses, roots = cam - cam[:, :, :1], cam[:, :, 0]
+    kp = 300 * cam[..., :2] / cam[..., 2:] + np.array([W / 2, H / 2])
+    placed = place_in_world(poses, roots, valid, 25.0)
+    return kp, poses, roots, valid, placed
+
+
+def test_world_display_is_upright_with_true_spacing():
+    from poselift.render import display_points
+
+    kp, poses, roots, valid, placed = _pitched_scene()
+    pts = display_points(poses, placed.trajectory, placed.frame.matrix, kp, valid)
+    head, pelvis = pts[:, :, 10], pts[:, :, 0]
+    spine = head - pelvis
+    tilt = np.degrees(np.arctan2(np.linalg.norm(spine[..., :2], axis=-1), spine[..., 2]))
+    assert tilt.max() < 8, tilt.max()                                   # upright in the world
+    cam_tilt = display_points(poses, roots, None, kp, valid)
+    s2 = cam_tilt[:, :, 10] - cam_tilt[:, :, 0]
+    assert np.degrees(np.arctan2(np.linalg.norm(s2[..., :2], axis=-1), s2[..., 2])).min() > 15  # camera's up leans
+    gap = np.linalg.norm(pelvis[1] - pelvis[0], axis=-1)
+    assert np.abs(gap - 1.5).max() < 0.1                                # their true spacing
+    feet = np.minimum(pts[:, :, 3, 2], pts[:, :, 6, 2])
+    assert np.abs(np.median(feet) - 0.08) < 0.03                        # on the floor
+
+
+def test_view_options_labels_and_legend(tmp_path):
+    kp, poses, roots, valid, placed = _pitched_scene()
+    kw = dict(trajectories=placed.trajectory, camera_to_world=placed.frame.matrix, viz_size=VIZ, progress=False)
+    panels = {}
+    for name, extra in (("default", {}), ("az90", {"azimuth": 90.0}), ("cam", {"camera_view": True}),
+                        ("cam_explicit", {"azimuth": 0.0, "elevation": 25.0}), ("follow", {"framing": "follow"})):
+        out = tmp_path / f"{name}.mp4"
+        render_video(grey_frames(12), out, kp, poses, valid, 25.0, **kw, **extra)
+        frames, _ = decode(out)
+        panels[name] = frames[3][:, W:].astype(float)
+    assert np.abs(panels["default"] - panels["az90"]).mean() > 2
+    # the camera view looks from the camera: azimuth 0, elevation = its 25 degree pitch
+    # (only the view description text in the corner differs)
+    body = (slice(0, VIZ - 30), slice(None))
+    assert np.abs(panels["cam"][body] - panels["cam_explicit"][body]).mean() < 1.0
+    assert np.abs(panels["cam"] - panels["default"]).mean() > 2
+    with pytest.raises(ValueError):
+        render_video(grey_frames(2), tmp_path / "x.mp4", kp, poses, valid, 25.0, framing="zoom", progress=False)
+    # person labels in the person's colour above the head in the 2D panel, legend in the 3D panel
+    frames, _ = decode(tmp_path / "default.mp4")
+    img = frames[3].astype(float)
+    base = np.array(person_colors(2)[0], float)
+    head = kp[0, 3, 10]
+    top = int(np.nanmin(kp[0, 3, :, 1]))
+    box = img[max(0, top - 30):top, int(head[0]) - 25:int(head[0]) + 25]
+    assert (np.linalg.norm(box - base, axis=-1) < 60).sum() > 5, "no P0 label above person 0"
+    legend = panels["default"][:40, :120]
+    assert (np.linalg.norm(legend - base, axis=-1) < 60).sum() > 5, "no legend entry in person 0's colour"

@@ -54,7 +54,11 @@ class InferOptions:
     viz_export: Path | None = None
     render: bool = True
     render_format: str = "mp4"
-    viz_size: int = 480
+    viz_size: int = 720
+    viz_azimuth: float = 30.0
+    viz_elevation: float = 15.0
+    viz_camera_view: bool = False
+    viz_framing: str = "auto"
     viz_downsample: int = 1
     viz_skip: int = 0
     viz_limit: int = -1
@@ -368,14 +372,29 @@ def _write_bvh_people(arrays: dict[str, Any], outdir: Path, stem: str, smooth: b
 
 
 def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Path:
-    """Second decoding pass drawing the 2D overlay and the 3D view."""
+    """Second decoding pass drawing the 2D overlay and the 3D view. With a trajectory the
+    3D view shows people where they are, on the floor of the world frame (fitted here
+    when ``--world`` did not already)."""
     from poselift.io.video import read_frames
     from poselift.render import render_video
 
+    traj, c2w = None, None
+    if "camera_to_world" in result.extra:
+        traj, c2w = result.trajectory, result.extra["camera_to_world"]
+    elif opts.trajectory:
+        from poselift.geometry.world import place_in_world
+        traj = result.trajectory
+        try:
+            placed = place_in_world(result.poses_3d, result.trajectory, result.valid, fps=result.fps)
+            traj, c2w = placed.trajectory, placed.frame.matrix
+        except ValueError:  # nothing valid to fit a floor to: camera axes then
+            pass
     frames = read_frames(video, opts.start, opts.end, opts.fps)
     render_video(frames, out, result.keypoints_2d, result.poses_3d, result.valid, result.fps,
                  viz_size=opts.viz_size, viz_downsample=opts.viz_downsample, viz_skip=opts.viz_skip,
-                 viz_limit=opts.viz_limit, viz_bitrate=opts.viz_bitrate, progress=opts.progress)
+                 viz_limit=opts.viz_limit, viz_bitrate=opts.viz_bitrate, azimuth=opts.viz_azimuth,
+                 elevation=opts.viz_elevation, camera_view=opts.viz_camera_view, framing=opts.viz_framing,
+                 trajectories=traj, camera_to_world=c2w, progress=opts.progress)
     return out
 
 

@@ -87,7 +87,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
     o.add_argument("--render-format", choices=["mp4", "gif"], default="mp4")
-    o.add_argument("--viz-size", type=int, default=480, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-size", type=int, default=720, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-azimuth", type=float, default=30.0, metavar="DEG",
+                   help="3D panel view angle around the vertical, degrees; 0 looks from the video's camera, "
+                        "positive turns counter-clockwise seen from above (default: %(default)s)")
+    o.add_argument("--viz-elevation", type=float, default=15.0, metavar="DEG",
+                   help="3D panel viewpoint height above the horizon, degrees (default: %(default)s)")
+    o.add_argument("--viz-camera-view", action="store_true",
+                   help="show the 3D panel from the video's camera (azimuth 0, elevation = the camera's pitch)")
+    o.add_argument("--viz-framing", choices=["auto", "fixed", "follow"], default="auto",
+                   help="3D panel framing: one view for the whole video (fixed), a view following the "
+                        "people (follow), or fixed unless they cover more than 6 m (auto, default)")
     o.add_argument("--viz-downsample", type=int, default=1, help="render every N-th frame")
     o.add_argument("--viz-skip", type=int, default=0, help="skip the first N frames in the rendering")
     o.add_argument("--viz-limit", type=int, default=-1, help="render at most N frames (-1: all)")
@@ -139,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
         focal_length=args.focal_length, fov=args.fov, exports=exports, bvh_smooth=args.bvh_smooth,
         viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,
-        render_format=args.render_format, viz_size=args.viz_size, viz_downsample=args.viz_downsample,
+        render_format=args.render_format, viz_size=args.viz_size, viz_azimuth=args.viz_azimuth,
+        viz_elevation=args.viz_elevation, viz_camera_view=args.viz_camera_view, viz_framing=args.viz_framing,
+        viz_downsample=args.viz_downsample,
         viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
         progress=args.progress and sys.stderr.isatty())
     results = run_batch(videos, opts, workers=max(1, args.workers))

@@ -47,20 +47,29 @@ def write_json(path: Path, arrays: Mapping[str, Any]) -> Path:
             doc[key] = float(val) if val.ndim == 0 else _finite_or_none(val)
     if "poses_world" in arrays:
         doc["units"]["poses_world"] = "metres, world frame (Y up, floor at Y = 0, Z toward the camera)"
+        doc["units"]["camera_to_world"] = "4x4 row-major, X_world = R X_camera + t, metres"
+        # The roots in the world, for tools that only want where people are.
+        doc["trajectory_world"] = _finite_or_none(np.asarray(arrays["poses_world"])[:, :, 0])
+        doc["units"]["trajectory_world"] = "metres, world frame (the pelvis of poses_world)"
     return _atomic_write(path, lambda p: p.write_text(json.dumps(doc, separators=(",", ":"))))
 
 
 CSV_COLUMNS = ("person", "frame", "time_s", "joint", "joint_name", "x", "y", "z", "u", "v", "score", "valid",
                "root_x", "root_y", "root_z")
+#: Appended after :data:`CSV_COLUMNS` when the arrays carry the world frame (``--world``):
+#: the joint and the root in world metres (Y up, floor at Y = 0, Z toward the camera).
+CSV_WORLD_COLUMNS = ("world_x", "world_y", "world_z", "root_world_x", "root_world_y", "root_world_z")
 
 
 def write_csv(path: Path, arrays: Mapping[str, Any]) -> Path:
-    """One row per person, frame and joint: 3D (metres), 2D (pixels), score, validity, root."""
+    """One row per person, frame and joint: 3D (metres), 2D (pixels), score, validity, root;
+    with ``poses_world`` also the joint and root in the world frame (:data:`CSV_WORLD_COLUMNS`)."""
     poses = np.asarray(arrays["poses_3d"])
     kp = np.asarray(arrays["keypoints_2d"])
     sc = np.asarray(arrays["scores_2d"])
     valid = np.asarray(arrays["valid"], bool)
     traj = np.asarray(arrays["trajectory"])
+    world = np.asarray(arrays["poses_world"]) if "poses_world" in arrays else None
     names = [str(n) for n in arrays["joint_names"]]
     fps = float(arrays["fps"])
     p_n, t_n, j_n = poses.shape[:3]
@@ -71,15 +80,19 @@ def write_csv(path: Path, arrays: Mapping[str, Any]) -> Path:
     def writer(p: Path) -> None:
         with p.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(CSV_COLUMNS)
+            w.writerow(CSV_COLUMNS + (CSV_WORLD_COLUMNS if world is not None else ()))
             for pi in range(p_n):
                 for t in range(t_n):
                     r = traj[pi, t]
                     for j in range(j_n):
                         x, y, z = poses[pi, t, j]
-                        w.writerow((pi, t, f"{t / fps:.6f}" if fps > 0 else "", j, names[j], fmt(x), fmt(y),
-                                    fmt(z), fmt(kp[pi, t, j, 0]), fmt(kp[pi, t, j, 1]), fmt(sc[pi, t, j]),
-                                    int(valid[pi, t]), fmt(r[0]), fmt(r[1]), fmt(r[2])))
+                        row = (pi, t, f"{t / fps:.6f}" if fps > 0 else "", j, names[j], fmt(x), fmt(y),
+                               fmt(z), fmt(kp[pi, t, j, 0]), fmt(kp[pi, t, j, 1]), fmt(sc[pi, t, j]),
+                               int(valid[pi, t]), fmt(r[0]), fmt(r[1]), fmt(r[2]))
+                        if world is not None:
+                            q, root = world[pi, t, j], world[pi, t, 0]
+                            row += (fmt(q[0]), fmt(q[1]), fmt(q[2]), fmt(root[0]), fmt(root[1]), fmt(root[2]))
+                        w.writerow(row)
     return _atomic_write(path, writer)
 
 

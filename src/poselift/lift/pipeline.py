@@ -54,14 +54,19 @@ class Result3D:
     # Optional additions to the contract (e.g. ``poses_world``), written after its keys.
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def add_world(self) -> None:
-        """Add world-frame joints (Y up, floor at 0; see :mod:`poselift.geometry.world`):
-        ``poses_world (P, T, 17, 3)`` metres and ``camera_to_world (4, 4)``."""
-        from poselift.geometry.world import to_world
+    def add_world(self, ground: bool = True) -> None:
+        """Add world-frame joints (Y up, one floor at 0 for everyone; see
+        :mod:`poselift.geometry.world`): ``poses_world (P, T, 17, 3)`` metres and
+        ``camera_to_world (4, 4)``. With ``ground``, ``trajectory`` is refined first: each
+        root slides along its camera ray (its 2D position unchanged) so the feet stand on
+        the floor, and ``poses_world = camera_to_world @ (poses_3d + trajectory)`` holds
+        for the refined trajectory."""
+        from poselift.geometry.world import place_in_world
 
-        world, frame = to_world(self.poses_3d, self.trajectory, self.valid)
-        self.extra["poses_world"] = world
-        self.extra["camera_to_world"] = frame.matrix.astype(np.float64)
+        placed = place_in_world(self.poses_3d, self.trajectory, self.valid, fps=self.fps, ground=ground)
+        self.trajectory = placed.trajectory
+        self.extra["poses_world"] = placed.poses_world
+        self.extra["camera_to_world"] = placed.frame.matrix.astype(np.float64)
 
     def arrays(self) -> dict[str, Any]:
         """The contract's keys, then any extra arrays."""

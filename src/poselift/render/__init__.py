@@ -3,6 +3,6 @@
 Main entry point: :func:`render_video`.
 """
 
-from poselift.render.skeleton_video import RenderStats, render_video, select_frames
+from poselift.render.skeleton_video import RenderStats, display_points, render_video, select_frames
 
-__all__ = ["RenderStats", "render_video", "select_frames"]
+__all__ = ["RenderStats", "display_points", "render_video", "select_frames"]

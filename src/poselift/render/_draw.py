@@ -82,6 +82,11 @@ def camera_to_display(x: np.ndarray) -> np.ndarray:
     return np.stack([x[..., 0], x[..., 2], -x[..., 1]], axis=-1)
 
 
+def world_to_display(x: np.ndarray) -> np.ndarray:
+    """poselift world frame (X right, Y up, Z toward the camera) -> display (X, Y forward, Z up)."""
+    return np.stack([x[..., 0], -x[..., 2], x[..., 1]], axis=-1)
+
+
 @dataclass
 class OrbitView:
     """Fixed orthographic orbit camera around ``center`` for a square ``size`` panel.
@@ -136,15 +141,22 @@ def fit_view(points: np.ndarray, size: int, azimuth: float, elevation: float,
 
 
 def draw_background(view: OrbitView, ground: float, extent: float, step: float = 0.5,
-                    bg: Color = (250, 250, 250), grid: Color = (200, 200, 200)) -> np.ndarray:
-    """The static part of the 3D panel: floor grid on ``Z = ground`` and X/Y/Z axis stubs.
+                    bg: Color = (250, 250, 250), grid: Color = (200, 200, 200),
+                    axis_names: tuple[str, str, str] = ("x", "forward", "up"),
+                    depth_sign: float = 1.0) -> np.ndarray:
+    """The floor grid on ``Z = ground`` (lines every ``step`` metres, anchored at whole
+    multiples of ``step`` so the grid stays put in the scene when the view follows
+    people) and labelled axis stubs, 0.5 m long, from the grid line crossing nearest
+    the view centre: X red, the depth axis green (``depth_sign`` -1 draws it toward
+    the viewer, as the world's Z), up blue.
 
-    Returns ``(size, size, 3) uint8`` RGB; rendered once per video and copied per frame.
+    Returns ``(size, size, 3) uint8`` RGB; rendered once per video (or per frame when
+    the view follows people).
     """
     img = np.empty((view.size, view.size, 3), dtype=np.uint8)
     img[:] = bg
-    cx, cy = view.center[0], view.center[1]
-    n = int(np.ceil(extent / step))
+    cx, cy = round(view.center[0] / step) * step, round(view.center[1] / step) * step
+    n = int(np.ceil(extent / step)) + 1
     ticks = np.arange(-n, n + 1) * step
     lines = []
     for t in ticks:
@@ -156,18 +168,75 @@ def draw_background(view: OrbitView, ground: float, extent: float, step: float =
         p = np.round(uv * _ONE).astype(np.int64)
         cv2.line(img, (int(p[0, 0]), int(p[0, 1])), (int(p[1, 0]), int(p[1, 1])), grid, thick,
                  cv2.LINE_AA, _SHIFT)
-    # Axis stubs from the grid centre: X red, Y (depth) green, Z (up) blue, 0.5 m long.
-    o = np.array([cx, cy, ground])
-    for axis, col in ((0, (220, 60, 60)), (1, (60, 170, 60)), (2, (60, 90, 220))):
+    # Axis stubs at a grid crossing toward the panel's lower right, clear of the people
+    # in the middle (and of the legend and scale bar on the left).
+    k = max(1, int(0.55 * extent / step))
+    corners = np.array([[cx + a * k * step, cy + b * k * step, ground] for a in (-1, 1) for b in (-1, 1)])
+    uv_c, _ = view.project(corners)
+    inside = ((uv_c > 0.08 * view.size) & (uv_c < 0.85 * view.size)).all(-1)
+    score = uv_c.sum(-1) - 1e6 * ~inside
+    o = corners[int(np.argmax(score))] if inside.any() else np.array([cx, cy, ground])
+    font = max(0.4, view.size / 1400)
+    for axis, col, name in zip((0, 1, 2), ((220, 60, 60), (60, 170, 60), (60, 90, 220)), axis_names):
         e = o.copy()
-        e[axis] += 0.5
+        e[axis] += 0.5 * (depth_sign if axis == 1 else 1.0)
         uv, _ = view.project(np.array([o, e]))
         p = np.round(uv * _ONE).astype(np.int64)
         cv2.line(img, (int(p[0, 0]), int(p[0, 1])), (int(p[1, 0]), int(p[1, 1])), col, thick + 1,
                  cv2.LINE_AA, _SHIFT)
-    cv2.putText(img, f"az {view.azimuth:g}  el {view.elevation:g}", (8, view.size - 10),
-                cv2.FONT_HERSHEY_SIMPLEX, max(0.35, view.size / 1200), (150, 150, 150), 1, cv2.LINE_AA)
+        cv2.putText(img, name, (int(uv[1, 0]) + 3, int(uv[1, 1]) - 3), cv2.FONT_HERSHEY_SIMPLEX, font, col, 1,
+                    cv2.LINE_AA)
     return img
+
+
+def put_label(img: np.ndarray, text: str, xy: tuple[float, float], color: Color, scale: float,
+              outline: Color = (255, 255, 255)) -> None:
+    """Text centred above ``xy`` (pixels), in ``color`` with a thin outline so it reads on
+    any background. Non-finite positions draw nothing."""
+    if not (np.isfinite(xy[0]) and np.isfinite(xy[1])):
+        return
+    th = max(1, int(round(scale * 2)))
+    (w, h), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, th)
+    org = (int(np.clip(xy[0] - w / 2, 0, img.shape[1] - w)), int(np.clip(xy[1], h + 2, img.shape[0] - 2)))
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, outline, th + 2, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, th, cv2.LINE_AA)
+
+
+def draw_panel_overlay(img: np.ndarray, view: OrbitView, labels: Sequence[str],
+                       shades: Sequence[tuple[Color, Color, Color]], info: str) -> None:
+    """Legend (person labels in their colours; light = left limbs, dark = right limbs),
+    a 1 m scale bar with the grid spacing, and a line describing the view, in place."""
+    size = view.size
+    font = max(0.4, size / 1400)
+    th = 1
+    line_h = int(24 * font / 0.5)
+    y = line_h
+    ink = (90, 90, 90)
+    for label, (centre, left, right) in zip(labels[:6], shades[:6]):
+        x = 8
+        cv2.putText(img, label, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font, centre, th + 1, cv2.LINE_AA)
+        x += int(60 * font / 0.5)
+        for col, name in ((left, "left"), (right, "right")):
+            cv2.line(img, (x, y - line_h // 3), (x + int(18 * font / 0.5), y - line_h // 3), col,
+                     max(2, round(size / 160)), cv2.LINE_AA)
+            x += int(22 * font / 0.5)
+            cv2.putText(img, name, (x, y), cv2.FONT_HERSHEY_SIMPLEX, font, ink, th, cv2.LINE_AA)
+            x += int(48 * font / 0.5)
+        y += line_h
+    if len(labels) > 6:
+        cv2.putText(img, f"+{len(labels) - 6} more", (8, y), cv2.FONT_HERSHEY_SIMPLEX, font, ink, th, cv2.LINE_AA)
+    # 1 m scale bar (orthographic view: exact for horizontal lengths across the panel)
+    bar = int(round(view.scale))
+    x0, yb = 10, size - 12
+    if bar < size - 40:
+        cv2.line(img, (x0, yb), (x0 + bar, yb), (40, 40, 40), 2, cv2.LINE_AA)
+        for xe in (x0, x0 + bar):
+            cv2.line(img, (xe, yb - 5), (xe, yb + 3), (40, 40, 40), 2, cv2.LINE_AA)
+        cv2.putText(img, "1 m (grid 0.5 m)", (x0 + 4, yb - 8), cv2.FONT_HERSHEY_SIMPLEX, font, (40, 40, 40), th,
+                    cv2.LINE_AA)
+    (w, _), _ = cv2.getTextSize(info, cv2.FONT_HERSHEY_SIMPLEX, font, th)
+    cv2.putText(img, info, (size - w - 8, size - 10), cv2.FONT_HERSHEY_SIMPLEX, font, (130, 130, 130), th,
+                cv2.LINE_AA)
 
 
 def draw_people_3d(img: np.ndarray, view: OrbitView, people: list[tuple[np.ndarray, tuple[Color, Color, Color]]],

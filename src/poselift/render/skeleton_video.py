@@ -32,14 +32,17 @@ from poselift.render._draw import (
     bone_sides,
     camera_to_display,
     draw_background,
+    draw_panel_overlay,
     draw_people_3d,
     draw_skeleton_2d,
     fit_view,
     limb_shades,
     person_colors,
+    put_label,
+    world_to_display,
 )
 
-__all__ = ["RenderStats", "render_video", "select_frames"]
+__all__ = ["RenderStats", "display_points", "render_video", "select_frames"]
 
 #: Horizontal spacing (metres) between root-centred people in the 3D view.
 PERSON_SPACING = 1.0
@@ -121,6 +124,61 @@ def _layout_offsets(keypoints_2d: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (rank - (num_people - 1) / 2) * PERSON_SPACING
 
 
+def display_points(poses_3d: np.ndarray, trajectories: np.ndarray | None, camera_to_world: np.ndarray | None,
+                   keypoints_2d: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Where the 3D panel draws every joint: display coordinates (X right, Y forward,
+    Z up; metres), ``(P, T, J, 3)``.
+
+    With ``camera_to_world`` up is the world's up and the floor is ``Z = 0``; with
+    ``trajectories`` people stand where they were; without them root-centred people
+    stand side by side in their image order (:data:`PERSON_SPACING` apart).
+    """
+    absolute = poses_3d if trajectories is None else poses_3d + trajectories[:, :, None, :]
+    if camera_to_world is not None:
+        return world_to_display(absolute @ camera_to_world[:3, :3].T + camera_to_world[:3, 3])
+    world = camera_to_display(absolute)
+    if trajectories is None:
+        world = world.copy()
+        world[..., 0] += _layout_offsets(keypoints_2d, valid)[:, None, None]
+    return world
+
+
+def _follow_centres(world: np.ndarray, shown: np.ndarray, ground: float, fps: float) -> tuple[np.ndarray, float]:
+    """View centres that follow the people: per frame the middle of everyone's joints
+    (display coordinates), gaps interpolated, smoothed over about half a second so the
+    view glides; and one radius (metres) that keeps every frame's people in view.
+    Returns ``centres (T, 3)`` and the radius."""
+    from scipy.ndimage import gaussian_filter1d
+
+    num_t = world.shape[1]
+    centres = np.full((num_t, 3), np.nan)
+    radii = []
+    for t in range(num_t):
+        pts = world[shown[:, t], t].reshape(-1, 3)
+        pts = pts[np.isfinite(pts).all(-1)]
+        if len(pts):
+            lo, hi = pts.min(0), pts.max(0)
+            lo[2] = min(lo[2], ground)
+            centres[t] = (lo + hi) / 2
+            radii.append(float(np.linalg.norm(hi - lo)) / 2)
+    ok = np.isfinite(centres).all(-1)
+    if not ok.any():
+        return centres, 1.0
+    idx = np.arange(num_t)
+    for k in range(3):
+        centres[:, k] = np.interp(idx, idx[ok], centres[ok, k])
+    centres = gaussian_filter1d(centres, sigma=max(1.0, 0.5 * fps), axis=0, mode="nearest")
+    # The smoothed centre lags the people; leave room for that lag.
+    lag = 0.0
+    for t in np.flatnonzero(ok):
+        pts = world[shown[:, t], t].reshape(-1, 3)
+        pts = pts[np.isfinite(pts).all(-1)]
+        if len(pts):
+            lag = max(lag, float(np.linalg.norm(pts - centres[t], axis=-1).max()))
+    radius = max(1.0, float(np.percentile(radii, 95)) if radii else 1.0, min(lag, 3.0 * max(radii + [1.0])))
+    return centres, radius
+
+
 def render_video(
     frames: Iterable[np.ndarray],
     out_path: str | Path,
@@ -130,7 +188,7 @@ def render_video(
     fps: float,
     skeleton: Skeleton = H36M17,
     *,
-    viz_size: int = 480,
+    viz_size: int = 720,
     viz_downsample: int = 1,
     viz_skip: int = 0,
     viz_limit: int = -1,
@@ -139,6 +197,10 @@ def render_video(
     elevation: float = 15.0,
     colors: Sequence[Color] | None = None,
     trajectories: np.ndarray | None = None,
+    camera_to_world: np.ndarray | None = None,
+    camera_view: bool = False,
+    framing: str = "auto",
+    labels: Sequence[str] | None = None,
     progress: bool = True,
 ) -> RenderStats:
     """Render the input video with 2D skeletons next to a 3D view of the reconstruction.
@@ -174,6 +236,18 @@ def render_video(
         trajectories: optional ``(P, T, 3)`` camera-frame root positions in metres. With
             them people stand where they were in the scene; without, root-centred
             people are placed side by side, 1 m apart, in their image left-to-right order.
+        camera_to_world: optional ``(4, 4)`` camera-to-world matrix of the floor
+            (:mod:`poselift.geometry.world`; Y up, floor at Y = 0). With it "up" in the 3D
+            panel is the world's up and the grid lies on the floor; without it up is the
+            camera's -y and the grid sits under the lowest joints.
+        camera_view: look from the video's camera (azimuth 0, elevation = the camera's
+            downward pitch when the floor is known) instead of ``azimuth``/``elevation``.
+        framing: ``"fixed"``: one view fitted to the whole video (movement across the
+            floor is seen as such); ``"follow"``: the view centre follows the people
+            (smoothed), the scale stays fixed; ``"auto"`` (default): fixed unless the
+            people cover more than 6 m, then follow.
+        labels: text drawn above each person in both panels and in the legend
+            (default ``P0``, ``P1``... = the person's index in the npz).
         progress: show a progress bar on stderr.
 
     Returns:
@@ -215,17 +289,25 @@ def render_video(
 
     # World positions for the whole video, computed once: the view is fitted to all of
     # them, which is what keeps the 3D panel from rescaling frame to frame.
-    world = camera_to_display(p3)
-    if trajectories is not None:
-        world = world + camera_to_display(tr)[:, :, None, :]
-    else:
-        world = world.copy()
-        world[..., 0] += _layout_offsets(kp, vd)[:, None, None]
+    if framing not in ("auto", "fixed", "follow"):
+        raise ValueError(f"framing must be auto, fixed or follow, got {framing!r}")
+    c2w = None if camera_to_world is None else np.asarray(camera_to_world, dtype=np.float64)
+    if c2w is not None and c2w.shape != (4, 4):
+        raise ValueError(f"camera_to_world must be (4, 4), got {c2w.shape}")
+    world = display_points(p3, tr if trajectories is not None else None, c2w, kp, vd)
+    if camera_view:
+        azimuth = 0.0
+        elevation = 0.0
+        if c2w is not None:
+            forward = c2w[:3, 2]                       # the camera's z axis in world coordinates
+            elevation = float(np.degrees(np.arcsin(np.clip(-forward[1], -1.0, 1.0))))
     shown = np.zeros_like(vd)
     shown[:, list(indices)] = vd[:, list(indices)]
     pts = world[shown].reshape(-1, 3)
     pts = pts[np.isfinite(pts).all(-1)]
-    if len(pts):
+    if c2w is not None:
+        ground = 0.0
+    elif len(pts):
         with warnings.catch_warnings():
             # Frames where a person is absent are all-NaN by contract; they are masked next.
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -236,13 +318,35 @@ def render_video(
     else:
         ground = -1.0
     view = fit_view(pts, out_h, azimuth, elevation, ground)
-    background = draw_background(view, ground, extent=out_h / 2 / view.scale)
+    centres = None
+    if framing != "fixed" and len(pts):
+        centres, radius = _follow_centres(world, shown, ground, fps)
+        fixed_radius = 0.92 * out_h / 2 / view.scale
+        if framing == "follow" or (fixed_radius > 3.0 and radius < 0.8 * fixed_radius):
+            view = OrbitView(size=out_h, center=view.center, scale=0.92 * out_h / 2 / radius,
+                             azimuth=azimuth, elevation=elevation)
+        else:
+            centres = None
+    extent = out_h / 2 / view.scale
+    if c2w is not None:
+        axis_names, depth_sign = ("x", "z", "y up"), -1.0
+    else:
+        axis_names, depth_sign = ("x", "depth", "up"), 1.0
+    background = draw_background(view, ground, extent, axis_names=axis_names, depth_sign=depth_sign)
+    names = list(labels) if labels is not None else [f"P{p}" for p in range(num_people)]
+    if len(names) < num_people:
+        names += [f"P{p}" for p in range(len(names), num_people)]
+    info = ("camera view" if camera_view else f"az {azimuth:g} el {elevation:.0f}") + \
+        (", follow" if centres is not None else "") + ("" if c2w is not None else ", floor unknown")
 
     base_colors = person_colors(num_people, colors)
     shades = [limb_shades(c) for c in base_colors]
     sides = bone_sides(skeleton)
     thick_2d = max(2, round(out_h / 200))
     thick_3d = max(2, round(out_h / 160))
+    label_2d = max(0.4, out_h / 1200)
+    label_3d = max(0.45, out_h / 1100)
+    head = skeleton.joint_names.index("head") if "head" in skeleton.joint_names else num_j - 1
     gif_colors = [c for s in shades for c in s]
 
     writer = None
@@ -294,16 +398,29 @@ def render_video(
             else:
                 cv2.resize(frame, (video_w, out_h), dst=left, interpolation=cv2.INTER_LINEAR)
             sx, sy = video_w / in_w, out_h / in_h
-            right[:] = background
+            if centres is not None and np.isfinite(centres[t]).all():
+                view.center = centres[t]
+                right[:] = draw_background(view, ground, extent, axis_names=axis_names, depth_sign=depth_sign)
+            else:
+                right[:] = background
             people3d = []
+            tags = []
             for p in range(num_people):
                 if not vd[p, t]:
                     continue
                 # +0.5/-0.5: pixel centres move when scaling a pixel grid.
                 j2 = (kp[p, t] + 0.5) * (sx, sy) - 0.5
                 draw_skeleton_2d(left, j2, skeleton, shades[p], sides, thick_2d)
+                top = np.nanmin(j2[:, 1]) if np.isfinite(j2[:, 1]).any() else np.nan
+                put_label(left, names[p], (float(j2[head, 0]), float(top) - 6), base_colors[p], label_2d)
                 people3d.append((world[p, t], shades[p]))
+                tags.append((p, world[p, t]))
             draw_people_3d(right, view, people3d, skeleton, sides, thick_3d)
+            for p, joints in tags:
+                uv, _ = view.project(joints)
+                top = np.nanmin(uv[:, 1]) if np.isfinite(uv[:, 1]).any() else np.nan
+                put_label(right, names[p], (float(uv[head, 0]), float(top) - 8), base_colors[p], label_3d)
+            draw_panel_overlay(right, view, names, shades, info)
             t1 = time.perf_counter()
             draw_s += t1 - t0
             writer.write(canvas)
