@@ -565,11 +565,18 @@ class LiveStats:
     frames_out: int = 0
     dropped: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    detect_ms: list[float] = field(default_factory=list)
+    lift_ms: list[float] = field(default_factory=list)
 
     def summary(self) -> str:
-        lat = np.asarray(self.latencies_ms) if self.latencies_ms else np.array([np.nan])
+        """``frames in N, out N, dropped N, latency median X ms, p95 X ms`` and the median
+        time of the two stages per frame."""
+        def med(v: list[float], q: float = 50) -> float:
+            return float(np.percentile(v, q)) if v else float("nan")
+
         return (f"frames in {self.frames_in}, out {self.frames_out}, dropped {self.dropped}, "
-                f"latency median {np.median(lat):.1f} ms, p95 {np.percentile(lat, 95):.1f} ms")
+                f"latency median {med(self.latencies_ms):.1f} ms, p95 {med(self.latencies_ms, 95):.1f} ms "
+                f"(per frame: detect {med(self.detect_ms):.1f} ms, lift {med(self.lift_ms):.1f} ms)")
 
 
 class _Preview:
@@ -638,8 +645,15 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
     from poselift.infer import InferOptions, _quiet_native_stderr, resolve_focal
     from poselift.lift.weights import load_model
 
+    import torch
+
     err = err if err is not None else sys.stderr
+    # One output frame is a small forward pass: with several intra-op threads, OpenMP's
+    # barriers cost ten times the work itself whenever another process holds a core.
+    torch.set_num_threads(1)
     lm = load_model(opts.model)
+    if not lm.causal:  # before opening a camera or a stream
+        raise InputError("poselift live needs a causal model (it may not look at future frames)", opts.model)
     info, frames = open_source(source)
     focal = resolve_focal(InferOptions(focal_length=opts.focal_length, fov=opts.fov), info.width, info.height)
     lifter = LiveLifter(lm, info.width, info.height, info.fps, focal, opts)
@@ -661,8 +675,14 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
                     fr = reader.get()
                     if fr is None:
                         break
-                    res = lifter.step(fr.time, detector.detect(fr.image, fr.time))
-                    latency = (time.perf_counter() - fr.arrival) * 1000.0
+                    t_det = time.perf_counter()
+                    people = detector.detect(fr.image, fr.time)
+                    t_lift = time.perf_counter()
+                    res = lifter.step(fr.time, people)
+                    now = time.perf_counter()
+                    stats.detect_ms.append((t_lift - t_det) * 1000.0)
+                    stats.lift_ms.append((now - t_lift) * 1000.0)
+                    latency = (now - fr.arrival) * 1000.0
                     out.write(json.dumps(frame_record(fr.index, fr.time, res, latency)) + "\n")
                     out.flush()
                     stats.frames_out += 1
