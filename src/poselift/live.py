@@ -665,39 +665,37 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
             print("poselift live: no display; --viz ignored", file=err)
     os.environ.setdefault("GLOG_minloglevel", "2")
     stats = LiveStats()
-    reader = None
+    reader = lift_stage = None
     try:
         with _quiet_native_stderr():
             detector = get_detector("mediapipe", model=opts.detector_model)
             reader = FrameSource(frames, drop=realtime or info.kind != "file", realtime=realtime and info.kind == "file")
+            # Detection of frame k+1 overlaps lifting and writing of frame k (two cores);
+            # the preview window must stay on the main thread, so --viz runs them in turn.
+            lift_stage = _LiftStage(lifter, out, stats, threaded=preview is None)
+            submitted = 0
             with detector:
-                while max_frames is None or stats.frames_out < max_frames:
+                while max_frames is None or submitted < max_frames:
                     fr = reader.get()
                     if fr is None:
                         break
                     t_det = time.perf_counter()
                     people = detector.detect(fr.image, fr.time)
-                    t_lift = time.perf_counter()
-                    res = lifter.step(fr.time, people)
-                    now = time.perf_counter()
-                    stats.detect_ms.append((t_lift - t_det) * 1000.0)
-                    stats.lift_ms.append((now - t_lift) * 1000.0)
-                    latency = (now - fr.arrival) * 1000.0
-                    out.write(json.dumps(frame_record(fr.index, fr.time, res, latency)) + "\n")
-                    out.flush()
-                    stats.frames_out += 1
-                    stats.latencies_ms.append(latency)
-                    if preview is not None and not preview.show(fr.image, res):
+                    stats.detect_ms.append((time.perf_counter() - t_det) * 1000.0)
+                    res = lift_stage.submit(fr, people)
+                    submitted += 1
+                    if preview is not None and res is not None and not preview.show(fr.image, res):
                         break
+                lift_stage.finish()
     except KeyboardInterrupt:
-        pass
+        if lift_stage is not None:
+            lift_stage.finish()
     except BrokenPipeError:
         # The reader of stdout went away (e.g. `| head`): stop as on Ctrl-C.
-        try:
-            sys.stdout = open(os.devnull, "w")
-        except OSError:
-            pass
+        _silence_stdout()
     finally:
+        if lift_stage is not None:
+            lift_stage.close()
         if reader is not None:
             reader.close()
             stats.frames_in, stats.dropped = reader.frames_in, reader.dropped
@@ -705,6 +703,82 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
             preview.close()
     print(f"poselift live: {info.name}: {stats.summary()}", file=err)
     return stats
+
+
+def _silence_stdout() -> None:
+    try:
+        sys.stdout = open(os.devnull, "w")
+    except OSError:
+        pass
+
+
+class _LiftStage:
+    """Lifting and writing, in a thread of its own (``threaded``) or inline.
+
+    The hand-over holds one detected frame: detection runs at most one frame ahead, and
+    frames are dropped only at the source (where the newest one wins).
+    """
+
+    def __init__(self, lifter: LiveLifter, out: TextIO, stats: LiveStats, threaded: bool) -> None:
+        self.lifter, self.out, self.stats = lifter, out, stats
+        self.error: BaseException | None = None
+        self._q: queue.Queue | None = None
+        if threaded:
+            self._q = queue.Queue(maxsize=1)
+            self._thread = threading.Thread(target=self._run, name="poselift-live-lift", daemon=True)
+            self._thread.start()
+
+    def _one(self, fr: SourceFrame, people: Sequence[Any]) -> LiveFrame:
+        t0 = time.perf_counter()
+        res = self.lifter.step(fr.time, people)
+        now = time.perf_counter()
+        latency = (now - fr.arrival) * 1000.0
+        self.out.write(json.dumps(frame_record(fr.index, fr.time, res, latency)) + "\n")
+        self.out.flush()
+        self.stats.lift_ms.append((now - t0) * 1000.0)
+        self.stats.latencies_ms.append(latency)
+        self.stats.frames_out += 1
+        return res
+
+    def _run(self) -> None:
+        assert self._q is not None
+        while True:
+            item = self._q.get()
+            if item is None:
+                return
+            if self.error is None:
+                try:
+                    self._one(*item)
+                except BaseException as exc:  # re-raised on the main thread
+                    self.error = exc
+
+    def _raise(self) -> None:
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+
+    def submit(self, fr: SourceFrame, people: Sequence[Any]) -> LiveFrame | None:
+        """Lift and write one frame (inline: returns its result; threaded: queues it)."""
+        if self._q is None:
+            return self._one(fr, people)
+        self._raise()
+        self._q.put((fr, people))
+        return None
+
+    def finish(self) -> None:
+        """Write every frame handed over so far, then stop the thread."""
+        if self._q is not None and self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join()
+        self._raise()
+
+    def close(self) -> None:
+        if self._q is not None and self._thread.is_alive():
+            try:
+                self._q.put(None, timeout=5.0)
+            except queue.Full:
+                return
+            self._thread.join(timeout=5.0)
 
 
 def open_output(path: str | None) -> TextIO:
