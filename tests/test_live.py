@@ -146,10 +146,10 @@ def test_live_equals_infer_on_every_prefix(detections, fps):
     live = LiveLifter(lm, info.width, info.height, fps, _focal(info), LiveOptions(fixed_bones=False))
     outs = [live.step(t, p) for t, p in zip(times, people)]
     valid = np.array([o.valid for o in outs])
-    # A miss is bridged (the last pose held) while it is shorter than --max-gap; past that
-    # the frames are invalid and the next detection starts a new run.
-    held = long & (rel < 1.5 + 0.5)
-    assert valid[short].all() and valid[held].all() and not valid[long & ~held].any() and valid.sum() > 80
+    # A miss can be bridged (the last pose held) only while it is shorter than --max-gap
+    # (and only if every joint had a good value then); past that the frames are invalid
+    # and the next detection starts a new run.
+    assert valid[short].all() and not valid[long & (rel >= 1.5 + 0.5)].any() and valid.sum() > 80
     checked = 0
     # The 15 fps run after the long gap (6.3 s) is longer than the lifter's window (3.4 s).
     for k in range(len(times)):
@@ -262,14 +262,13 @@ def test_frame_source_drops_frames_when_the_consumer_is_slower():
     src = FrameSource(gen(), drop=True, realtime=True)
     got = []
     while (fr := src.get()) is not None:
+        assert fr.index == src.newest_at_get, "the consumer always gets the newest frame read"
         got.append(fr.index)
         time.sleep(0.04)
     src.close()
     assert src.frames_in == 60
     assert len(got) + src.dropped == 60
     assert src.dropped > 20 and got == sorted(got) and got[-1] == 59
-    lat = [(b - a) for a, b in zip(got, got[1:])]
-    assert max(lat) <= 8, "never more than a few frames behind"
 
 
 def test_frame_source_without_dropping_delivers_every_frame():

@@ -481,6 +481,8 @@ class FrameSource:
         self.frames, self.drop, self.realtime = frames, drop, realtime
         self.frames_in = 0
         self.dropped = 0
+        #: Number (0-based) of the newest frame read when :meth:`get` last returned.
+        self.newest_at_get = -1
         self._slot: SourceFrame | None = None
         self._done = False
         self._error: BaseException | None = None
@@ -527,6 +529,7 @@ class FrameSource:
             while self._slot is None and not self._done:
                 self._cond.wait(0.1)
             fr, self._slot = self._slot, None
+            self.newest_at_get = self.frames_in - 1
             self._cond.notify_all()
         if fr is None and self._error is not None:
             raise self._error
