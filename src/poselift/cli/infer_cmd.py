@@ -102,7 +102,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--viz-skip", type=int, default=0, help="skip the first N frames in the rendering")
     o.add_argument("--viz-limit", type=int, default=-1, help="render at most N frames (-1: all)")
     o.add_argument("--viz-bitrate", type=int, default=3000, help="rendered video bitrate, kbit/s")
-    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=None,
+                   help="videos processed in parallel (default: 1; with --ray: a local Ray's CPUs, all by "
+                        "default, or the most tasks in flight on a cluster)")
+    r = p.add_argument_group("Ray (optional extra: pip install 'poselift[ray]')")
+    r.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="one Ray task per video: without ADDRESS on a Ray instance started on this machine, "
+                        "with one (auto, ray://host:port) on that cluster; there the videos and OUTDIR must be "
+                        "at the same path on every node (shared storage)")
+    r.add_argument("--ray-task-cpus", type=float, default=1.0, metavar="N",
+                   help="CPUs each video's task declares (default: %(default)s)")
+    r.add_argument("--ray-task-memory", type=float, default=2.0, metavar="GB",
+                   help="memory each video's task declares, GiB (default: %(default)s)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=run)
 
@@ -122,6 +133,14 @@ def run(args: argparse.Namespace) -> int:
     from poselift.infer import InferOptions, expand_inputs, print_summary, run_batch
     from poselift.io.video import parse_time
 
+    if args.ray is not None:
+        from poselift.batch_ray import is_ray_address
+
+        if not is_ray_address(args.ray):  # `--ray clip.mp4`: an input, not an address
+            args.inputs.append(args.ray)
+            args.ray = "local"
+        if args.keypoints or args.viz_export:
+            raise InputError("--ray processes videos; --keypoints and --viz-export go with one local video")
     if not args.inputs and not args.keypoints:
         raise InputError("give at least one video or folder (or --keypoints FILE)")
     videos = expand_inputs(args.inputs)
@@ -154,6 +173,13 @@ def run(args: argparse.Namespace) -> int:
         viz_downsample=args.viz_downsample,
         viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
         progress=args.progress and sys.stderr.isatty())
-    results = run_batch(videos, opts, workers=max(1, args.workers))
+    if args.ray is not None:
+        from poselift.batch_ray import run_batch_ray
+
+        results = run_batch_ray(videos, opts, address=args.ray, workers=args.workers,
+                                task_cpus=args.ray_task_cpus, task_memory_gb=args.ray_task_memory,
+                                progress=opts.progress)
+    else:
+        results = run_batch(videos, opts, workers=max(1, args.workers or 1))
     print_summary(results)
     return 0 if all(r.ok for r in results) else 1

@@ -16,6 +16,7 @@ from poselift.errors import PoseliftError
 # heavy dependencies (torch, mediapipe) load only when that command runs.
 SUBCOMMANDS: dict[str, str] = {
     "infer": "poselift.cli.infer_cmd",
+    "live": "poselift.cli.live_cmd",
     "lift": "poselift.cli.lift_cmd",
     "models": "poselift.cli.models_cmd",
     "data": "poselift.cli.data_cmd",
