@@ -13,16 +13,16 @@ Conventions of the written file
   the bone.
 * Rest pose (all channels zero): a T-pose-like pose built from the person's median bone
   lengths: spine, neck and head straight up, legs straight down, arms horizontal
-  sideways (left arm toward +X). The hips around the pelvis and the neck and shoulders
-  around the thorax keep the person's own median layout (measured in the frame the
-  pelvis/thorax define), since their rotations cannot change those shapes.
-* Rotations are solved from the positions: joints with one child take the smallest
-  rotation (in the parent's frame) that turns the rest bone onto the observed bone;
-  the pelvis and the thorax get a full frame from two vectors (up toward the spine/neck,
-  lateral from the right to the left hip/shoulder), so their twist is defined. Bones
-  keep their median lengths, and the hip and shoulder triangles are rigid, so the
-  re-imported joints differ from the input where the input's lengths or those triangles
-  vary (millimetres for ``poselift infer`` output, which has constant bone lengths).
+  sideways (left arm toward +X). The hips and spine around the pelvis and the neck and
+  shoulders around the thorax keep the person's own shapes, fitted over the clip
+  (:func:`poselift.geometry.rigid.rest_offsets`), since their rotations cannot change them.
+* The motion is the rigid skeleton fitted to the positions
+  (:mod:`poselift.geometry.rigid`): the pelvis and thorax rotate by weighted Procrustes
+  onto their children, every other joint by the smallest rotation (in its parent's
+  frame) aiming its bone at the observed child. The file therefore plays back exactly
+  :func:`~poselift.geometry.rigid.fit_rigid_skeleton` of its input, which is what
+  ``poselift infer`` stores (with fixed bones, the default): re-imported, the joints
+  match the npz to float precision without smoothing.
 * Root translation: the pelvis position from ``trajectory``. Without one (``None`` or
   all zero) the pelvis stays above the origin, raised so the lowest ankle over the clip
   touches ``Y = 0``.
