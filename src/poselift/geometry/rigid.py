@@ -36,8 +36,8 @@ import numpy as np
 
 from poselift.geometry.skeletons import H36M17
 
-__all__ = ["SEGMENTS", "REST_DIRECTIONS", "UP_WEIGHT", "RigidSkeleton", "rest_offsets", "pose_chain",
-           "fit_rigid_skeleton", "kabsch"]
+__all__ = ["SEGMENTS", "REST_DIRECTIONS", "UP_WEIGHT", "RigidSkeleton", "rest_offsets", "pose_chain", "min_rotation",
+           "fit_rigid_skeleton", "kabsch", "two_vector_frame"]
 
 NAMES = H36M17.joint_names
 PARENTS = np.asarray(H36M17.parents)
