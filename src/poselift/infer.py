@@ -263,7 +263,9 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
                          fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
                          repair_flips=opts.lr_repair)
     secs["lift"] = time.perf_counter() - t1
-    if opts.world:
+    # BVH and the viewer are for people who expect a Y-up scene on a floor: they imply --world
+    # (without a trajectory there is no scene to place, and they stay in the camera frame).
+    if opts.world or (opts.trajectory and any(f in ("bvh", "html") for f in opts.exports)):
         try:
             result.add_world()
         except ValueError as exc:

@@ -67,7 +67,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "flips and short arm/leg swaps by the continuity of each side, see README)")
     m.add_argument("--free-bones", dest="fixed_bones", action="store_false",
                    help="keep the network's per-frame bone lengths (default: each person's bones get "
-                        "constant lengths, their medians, keeping every bone's direction)")
+                        "constant lengths, their medians, and a rigid pelvis and thorax fitted over the "
+                        "clip, so a BVH reproduces the npz)")
     m.add_argument("--no-trajectory", dest="trajectory", action="store_false",
                    help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
                         "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
@@ -75,12 +76,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--world", action="store_true",
                    help="also write world-frame joints: poses_world [P,T,17,3] metres, Y up, floor at Y = 0 "
                         "(fitted to the lowest feet over time), origin below the first root, and "
-                        "camera_to_world [4,4]; BVH export then uses the world frame")
+                        "camera_to_world [4,4]; implied by --export bvh and --export html (unless --no-trajectory)")
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
                    help="extra formats beside the npz, comma-separated: json, csv, html (a self-contained "
                         "interactive 3D viewer page), bvh (motion capture, Y up, centimetres, one "
-                        "<stem>.bvh per person; see docs/blender.md)")
+                        "<stem>.bvh per person; see docs/blender.md); bvh and html imply --world")
     o.add_argument("--bvh-no-smooth", dest="bvh_smooth", action="store_false",
                    help="write the BVH without its zero-phase smoothing (sigma 1 frame) of the positions")
     o.add_argument("--viz-export", default=None, metavar="FILE.npy",

@@ -13,16 +13,16 @@ Conventions of the written file
   the bone.
 * Rest pose (all channels zero): a T-pose-like pose built from the person's median bone
   lengths: spine, neck and head straight up, legs straight down, arms horizontal
-  sideways (left arm toward +X). The hips around the pelvis and the neck and shoulders
-  around the thorax keep the person's own median layout (measured in the frame the
-  pelvis/thorax define), since their rotations cannot change those shapes.
-* Rotations are solved from the positions: joints with one child take the smallest
-  rotation (in the parent's frame) that turns the rest bone onto the observed bone;
-  the pelvis and the thorax get a full frame from two vectors (up toward the spine/neck,
-  lateral from the right to the left hip/shoulder), so their twist is defined. Bones
-  keep their median lengths, and the hip and shoulder triangles are rigid, so the
-  re-imported joints differ from the input where the input's lengths or those triangles
-  vary (millimetres for ``poselift infer`` output, which has constant bone lengths).
+  sideways (left arm toward +X). The hips and spine around the pelvis and the neck and
+  shoulders around the thorax keep the person's own shapes, fitted over the clip
+  (:func:`poselift.geometry.rigid.rest_offsets`), since their rotations cannot change them.
+* The motion is the rigid skeleton fitted to the positions
+  (:mod:`poselift.geometry.rigid`): the pelvis and thorax rotate by weighted Procrustes
+  onto their children, every other joint by the smallest rotation (in its parent's
+  frame) aiming its bone at the observed child. The file therefore plays back exactly
+  :func:`~poselift.geometry.rigid.fit_rigid_skeleton` of its input, which is what
+  ``poselift infer`` stores (with fixed bones, the default): re-imported, the joints
+  match the npz to float precision without smoothing.
 * Root translation: the pelvis position from ``trajectory``. Without one (``None`` or
   all zero) the pelvis stays above the origin, raised so the lowest ankle over the clip
   touches ``Y = 0``.
@@ -43,6 +43,7 @@ import numpy as np
 
 from poselift.errors import PoseliftError
 from poselift.fsutil import atomic_write
+from poselift.geometry.rigid import pose_chain, rest_offsets
 from poselift.geometry.skeletons import H36M17
 
 __all__ = ["write_bvh", "matrices_to_zxy", "camera_to_bvh", "bvh_to_camera"]
@@ -51,14 +52,6 @@ NAMES = H36M17.joint_names
 PARENTS = np.asarray(H36M17.parents)
 CHILDREN = [[c for c, p in enumerate(H36M17.parents) if p == j] for j in range(len(NAMES))]
 _J = {n: i for i, n in enumerate(NAMES)}
-# Two-vector frames: joint -> (child giving "up", child on the right, child on the left).
-_FRAMES = {_J["pelvis"]: (_J["spine"], _J["right_hip"], _J["left_hip"]),
-           _J["thorax"]: (_J["neck_nose"], _J["right_shoulder"], _J["left_shoulder"])}
-# Rest directions (BVH axes) of bones whose parent has a single child.
-_UP, _DOWN, _LEFT, _RIGHT = (0.0, 1.0, 0.0), (0.0, -1.0, 0.0), (1.0, 0.0, 0.0), (-1.0, 0.0, 0.0)
-_REST_DIR = {"right_knee": _DOWN, "right_ankle": _DOWN, "left_knee": _DOWN, "left_ankle": _DOWN,
-             "thorax": _UP, "head": _UP, "left_elbow": _LEFT, "left_wrist": _LEFT,
-             "right_elbow": _RIGHT, "right_wrist": _RIGHT}
 _UNITS = {"cm": 100.0, "m": 1.0}
 END_FRACTION = 0.25
 
@@ -71,11 +64,6 @@ def camera_to_bvh(p: np.ndarray) -> np.ndarray:
 def bvh_to_camera(p: np.ndarray) -> np.ndarray:
     """Inverse of :func:`camera_to_bvh` (the same flip)."""
     return camera_to_bvh(p)
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    n = np.linalg.norm(v, axis=-1, keepdims=True)
-    return v / np.where(n > 1e-12, n, 1.0)
 
 
 def _hold_invalid(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -98,30 +86,6 @@ def _gaussian_zero_phase(x: np.ndarray, sigma: float) -> np.ndarray:
     for i, w in enumerate(k):
         out += w * pad[i:i + len(x)]
     return out
-
-
-def _two_vector_frame(up: np.ndarray, lateral: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) rotation with columns x (along ``lateral``, made orthogonal), y (``up``), z = x × y."""
-    y = _unit(up)
-    x = _unit(lateral - np.sum(lateral * y, -1, keepdims=True) * y)
-    z = np.cross(x, y)
-    return np.stack([x, y, z], axis=-1)
-
-
-def _min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) smallest rotations taking the unit vector ``a`` (3,) onto unit vectors ``b`` (T, 3)."""
-    v = np.cross(a, b)
-    c = np.sum(a * b, -1)
-    K = np.zeros(b.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    K[..., 1, 0], K[..., 2, 0], K[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
-    opposite = c < -1 + 1e-9
-    denom = np.where(opposite, 1.0, 1.0 + c)[..., None, None]
-    R = np.eye(3) + K + K @ K / denom
-    if opposite.any():  # half turn about any axis perpendicular to a
-        perp = _unit(np.cross(a, (1.0, 0.0, 0.0) if abs(a[0]) < 0.9 else (0.0, 1.0, 0.0)))
-        R[opposite] = 2 * np.outer(perp, perp) - np.eye(3)
-    return R
 
 
 def matrices_to_zxy(R: np.ndarray) -> np.ndarray:
@@ -149,60 +113,13 @@ def matrices_to_zxy(R: np.ndarray) -> np.ndarray:
     return np.degrees(out)
 
 
-_UP_WEIGHT = 4.0
-
-
-def _fit_rotation(rest: np.ndarray, target: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) rotations R minimising sum_k w_k |R rest_k - target_tk|^2 (weighted Kabsch).
-
-    ``rest`` (K, 3), ``target`` (T, K, 3), ``w`` (K,)."""
-    H = np.einsum("k,ki,tkj->tij", w, rest, target)          # sum w a b^T
-    U, _, Vt = np.linalg.svd(H)
-    d = np.sign(np.linalg.det(np.swapaxes(Vt, -1, -2) @ np.swapaxes(U, -1, -2)))
-    D = np.broadcast_to(np.eye(3), H.shape).copy()
-    D[:, 2, 2] = d
-    return np.swapaxes(Vt, -1, -2) @ D @ np.swapaxes(U, -1, -2)
-
-
-def _solve(X: np.ndarray, valid: np.ndarray):
-    """Rest offsets (J, 3) and local rotations (T, J, 3, 3) for world positions X (T, J, 3)."""
-    T, J = X.shape[:2]
-    bone = X[valid][:, 1:] - X[valid][:, PARENTS[1:]]
-    lengths = np.concatenate([[0.0], np.median(np.linalg.norm(bone, axis=-1), axis=0)])
-    offsets = np.zeros((J, 3))
-    for j, (up, right, left) in _FRAMES.items():
-        F = _two_vector_frame(X[valid][:, up] - X[valid][:, j], X[valid][:, left] - X[valid][:, right])
-        for c in CHILDREN[j]:
-            local = np.einsum("tji,tj->ti", F, X[valid][:, c] - X[valid][:, j])
-            d = _unit(np.median(_unit(local), axis=0))
-            offsets[c] = lengths[c] * d
-    for name, d in _REST_DIR.items():
-        offsets[_J[name]] = lengths[_J[name]] * np.asarray(d)
-    G = np.zeros((T, J, 3, 3))
-    L = np.zeros((T, J, 3, 3))
-    rec = np.zeros_like(X)
-    rec[:, 0] = X[:, 0]
-    for j in range(J):
-        p = PARENTS[j]
-        Gp = G[:, p] if p >= 0 else np.broadcast_to(np.eye(3), (T, 3, 3))
-        kids = CHILDREN[j]
-        if j in _FRAMES:
-            # Least-squares rotation over all children (the two-vector frame that set the
-            # rest layout makes one child exact and leaves the others' error to chance);
-            # the "up" child is weighted so the chain above it barely moves.
-            up = _FRAMES[j][0]
-            w = np.array([_UP_WEIGHT if c == up else 1.0 for c in kids])
-            G[:, j] = _fit_rotation(offsets[kids], X[:, kids] - rec[:, j][:, None], w)
-        elif len(kids) == 1:
-            c = kids[0]
-            d_local = _unit(np.einsum("tji,tj->ti", Gp, X[:, c] - rec[:, j]))
-            G[:, j] = Gp @ _min_rotation(_unit(offsets[c]), d_local)
-        else:
-            G[:, j] = Gp
-        L[:, j] = np.swapaxes(Gp, -1, -2) @ G[:, j]
-        for c in kids:
-            rec[:, c] = rec[:, j] + np.einsum("tij,j->ti", G[:, j], offsets[c])
-    return offsets, L, lengths
+def _solve(X: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rest offsets (J, 3) and local rotations (T, J, 3, 3) of the rigid skeleton fitted to
+    the BVH-axes positions X (T, J, 3) (:mod:`poselift.geometry.rigid`; shapes from the valid frames)."""
+    offsets, _ = rest_offsets(X[valid])
+    G, _ = pose_chain(X, offsets)
+    Gp = np.concatenate([np.broadcast_to(np.eye(3), (len(X), 1, 3, 3)), G[:, PARENTS[1:]]], axis=1)
+    return offsets, np.swapaxes(Gp, -1, -2) @ G
 
 
 def write_bvh(path: str | Path, poses: np.ndarray, trajectory: np.ndarray | None, fps: float,
@@ -252,7 +169,7 @@ def write_bvh(path: str | Path, poses: np.ndarray, trajectory: np.ndarray | None
     if root is None:
         X = X - X[:, :1]  # pelvis above the origin, lowest ankle of the clip on the floor
         X[..., 1] -= X[:, [_J["right_ankle"], _J["left_ankle"]], 1].min()
-    offsets, L, lengths = _solve(X, valid)
+    offsets, L = _solve(X, valid)
     angles = np.stack([matrices_to_zxy(L[:, j]) for j in range(17)], axis=1)  # (T, J, 3)
 
     order: list[int] = []

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from poselift.errors import InputError
+from poselift.geometry.rigid import fit_rigid_skeleton
 from poselift.geometry.skeletons import H36M17, convert, enforce_bone_lengths, get_skeleton
 from poselift.lift.inference import lift_sequence
 from poselift.lift.weights import LiftModel, load_model
@@ -107,7 +108,9 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     matters for lens-normalised models and trajectories; ``center_px`` is the principal
     point (default: the image centre). ``fixed_bones`` gives each
     person constant bone lengths (their medians, see
-    :func:`~poselift.geometry.skeletons.enforce_bone_lengths`); ``geometric_trajectory``
+    :func:`~poselift.geometry.skeletons.enforce_bone_lengths`) and a rigid pelvis and
+    thorax (:func:`~poselift.geometry.rigid.fit_rigid_skeleton`): a skeleton a BVH rig
+    reproduces; ``geometric_trajectory``
     fills the trajectory, when the model has no trajectory network, with the root
     position that makes the pose project onto the 2D keypoints. ``repair_flips`` first
     undoes the detector's left/right label flips in each person's 2D
@@ -164,7 +167,9 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     if fixed_bones and lm.output_layout == "h36m17":
         for p in range(p_count):
             if tracks.valid[p].any():
-                poses[p, tracks.valid[p]] = enforce_bone_lengths(poses[p, tracks.valid[p]])
+                # Rigid pelvis/thorax too, so a BVH rig can play the npz back exactly.
+                v = tracks.valid[p]
+                poses[p, v] = fit_rigid_skeleton(enforce_bone_lengths(poses[p, v])).positions
     invalid = ~tracks.valid
     kp_out = kp17.astype(np.float32).copy()
     kp_out[invalid] = np.nan
