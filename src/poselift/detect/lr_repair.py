@@ -13,8 +13,9 @@ in two ways that a lifter turns into large 3D errors:
 
 Rule (applied per person and per run of consecutive detected frames):
 
-1. *Continuity of each side.* Frames are visited in order; each is compared with the
-   previous, already repaired, frame. If swapping all left/right labels of the frame
+1. *Continuity of each side.* Frames are visited in order; each is compared with where
+   its joints just were (the per-joint median of the last three, already repaired,
+   frames; the median over joints, so one glitching joint does not decide). If swapping all left/right labels of the frame
    brings the paired joints much closer to where they just were (the swapped distance
    under half the kept one, and the saving above 10 % of the person's 2D size per joint)
    the frame is taken as flipped and its labels are swapped. Real turns move joints
@@ -84,7 +85,8 @@ def _size(kp: np.ndarray) -> float:
 
 
 def _pair_cost(a: np.ndarray, b: np.ndarray, pairs: list[tuple[int, int]]) -> tuple[float, float]:
-    """Mean distance of the paired joints of ``a`` to ``b`` as labelled and with the pairs swapped."""
+    """Median distance of the paired joints of ``a`` to ``b`` as labelled and with the pairs
+    swapped (the median, so one joint's detector glitch does not decide)."""
     idx = np.array([j for p in pairs for j in p])
     sw = np.array([j for lj, rj in pairs for j in (rj, lj)])
     keep = np.linalg.norm(a[idx] - b[idx], axis=-1)
@@ -92,7 +94,13 @@ def _pair_cost(a: np.ndarray, b: np.ndarray, pairs: list[tuple[int, int]]) -> tu
     ok = np.isfinite(keep) & np.isfinite(swap)
     if not ok.any():
         return 0.0, 0.0
-    return float(keep[ok].mean()), float(swap[ok].mean())
+    return float(np.median(keep[ok])), float(np.median(swap[ok]))
+
+
+def _reference(kp: np.ndarray, start: int, i: int) -> np.ndarray:
+    """Where the joints just were: the per-joint median of the (repaired) last three frames."""
+    with np.errstate(all="ignore"):
+        return np.nanmedian(kp[max(start, i - 3):i], axis=0) if i - start > 1 else kp[i - 1]
 
 
 def _flip_needed(keep: float, swap: float, size: float, ratio: float, min_gain: float) -> bool:
@@ -142,7 +150,7 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
         # 1. Whole-body continuity.
         flipped = np.zeros(e - s, bool)
         for i in range(s + 1, e):
-            keep, swap = _pair_cost(kp[i], kp[i - 1], body_pairs)
+            keep, swap = _pair_cost(kp[i], _reference(kp, s, i), body_pairs)
             if _flip_needed(keep, swap, size, ratio, min_gain):
                 kp[i] = _swap(kp[i][None], body_pairs)[0]
                 sc[i] = _swap(sc[i][None, :, None], body_pairs)[0, :, 0]
@@ -162,8 +170,9 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
             orig = kp[s:e].copy()
             osc = sc[s:e].copy()
             for i in range(s + 1, e):
+                ref = _reference(kp, s, i)
                 for pairs in (distal, with_prox):
-                    keep, swap = _pair_cost(kp[i], kp[i - 1], pairs)
+                    keep, swap = _pair_cost(kp[i], ref, pairs)
                     if _flip_needed(keep, swap, size, ratio, min_gain):
                         kp[i] = _swap(kp[i][None], pairs)[0]
                         sc[i] = _swap(sc[i][None, :, None], pairs)[0, :, 0]

@@ -403,6 +403,13 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         raise ValueError(f"unknown keypoint style {cfg.keypoint_style!r} ({', '.join(KEYPOINT_STYLES)})")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    from poselift.train.distributed import init_distributed
+
+    ctx = init_distributed(device)
+    device = ctx.device
+    if not ctx.main:          # rank 0 speaks and writes for the group
+        progress = False
+        log = lambda s: None  # noqa: E731
     torch.manual_seed(cfg.seed)
     widths = cfg.widths
     j_out = 1 if cfg.kind == "trajectory" else 17
@@ -423,22 +430,24 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     params = list(model.parameters()) + (list(traj_model.parameters()) if traj_model else [])
     opt = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
     rf = model.receptive_field()
-    sampler = ChunkSampler(clips, cfg, rf, cfg.seed)
-    un_sampler = ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7) if (cfg.semi_supervised and unlabeled) else None
+    # Each rank draws its own chunks (a different random stream per rank).
+    rank_seed = cfg.seed + 100_003 * ctx.rank
+    sampler = ChunkSampler(clips, cfg, rf, rank_seed)
+    un_sampler = ChunkSampler(unlabeled, cfg, rf, rank_seed + 7) if (cfg.semi_supervised and unlabeled) else None
     val = ChunkSampler(val_clips or clips, TrainConfig(**{**asdict(cfg), "augment": False}), rf, 999).sample(
         cfg.val_chunks)
 
     start_epoch, history, elapsed_before = 0, [], 0.0
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
     if resume and ckpt_path and ckpt_path.is_file():
-        st = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        st = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
         if traj_model is not None and "traj" in st:
             traj_model.load_state_dict(st["traj"])
         opt.load_state_dict(st["optimizer"])
         start_epoch, history = int(st["epoch"]), list(st["history"])
         elapsed_before = float(st["elapsed"])
-        sampler.rng = np.random.default_rng(cfg.seed + 1000 * start_epoch)
+        sampler.rng = np.random.default_rng(rank_seed + 1000 * start_epoch)
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
     stop = {"flag": False}
@@ -450,7 +459,7 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     t0 = time.time()
 
     def save_ckpt(epoch: int) -> None:
-        if not ckpt_path:
+        if not ckpt_path or not ctx.main:
             return
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
@@ -461,19 +470,31 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         torch.save(st, tmp)
         tmp.replace(ckpt_path)
 
-    steps = max(cfg.epoch_size // cfg.batch_size, 1)
+    # An epoch is epoch_size chunks for the whole group: each of N ranks does 1/N of the steps.
+    steps = max(cfg.epoch_size // (cfg.batch_size * ctx.world), 1)
     epoch = start_epoch
     timed = cfg.lr_schedule == "time"
-    # The compiled module shares its parameters with `model`; only the training forward
-    # pass uses it (batch-norm recalibration, validation and saving use `model`).
-    fwd = torch.compile(model) if cfg.compile else model
+    # The compiled (and, under torchrun, DistributedDataParallel) module shares its
+    # parameters with `model`; only the training forward pass uses it (batch-norm
+    # recalibration, validation and saving use `model`).
+    fwd: torch.nn.Module = model
+    traj_fwd = traj_model
+    if ctx.enabled:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [ctx.local_rank] if device.startswith("cuda") else None
+        fwd = DDP(model, device_ids=ids)
+        traj_fwd = DDP(traj_model, device_ids=ids) if traj_model is not None else None
+        log(f"data-parallel training on {ctx.world} processes ({'nccl' if ids else 'gloo'})")
+    if cfg.compile:
+        fwd = torch.compile(fwd)
     reached_limit = False
 
     def elapsed_now() -> float:
         return elapsed_before + time.time() - t0
 
-    def set_schedule(ep: int) -> float:
-        el = elapsed_now()
+    def set_schedule(ep: int, el: float | None = None) -> float:
+        el = elapsed_now() if el is None else el
         lr = learning_rate(cfg, ep, el)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -497,24 +518,31 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                        leave=False, unit="batch")
             for step in bar:
+                # All ranks see the same clock and the same interrupt: same learning
+                # rate, and they leave the loop at the same step.
+                el, stopping = ctx.agree(elapsed_now(), stop["flag"])
+                stop["flag"] = stopping
+                if stopping:
+                    break
                 if timed:
                     if step % 10 == 0:
-                        lr = set_schedule(epoch)
-                    if elapsed_now() >= cfg.time_limit_min * 60:
+                        lr = set_schedule(epoch, el)
+                    if el >= cfg.time_limit_min * 60:
                         reached_limit = True
                         break
                 b = sampler.sample(cfg.batch_size)
                 u = un_sampler.sample(cfg.batch_size) if (traj_model is not None and un_sampler is not None
                                                           and epoch >= cfg.warmup) else None
-                loss = batch_loss(cfg, fwd, traj_model, b, u, device)
+                loss = batch_loss(cfg, fwd, traj_fwd, b, u, device)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
                 losses.append(loss.item())
                 bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+            if not losses:      # the time limit (or an interrupt) fell between two epochs
                 if stop["flag"]:
-                    break
-            if not losses:      # the time limit fell between two epochs
+                    save_ckpt(epoch)
+                    raise KeyboardInterrupt
                 break
             calib = [ChunkSampler(clips, cfg, rf, cfg.seed + 7919 * (epoch + 1))]
             if un_sampler is not None and epoch >= cfg.warmup:
@@ -523,7 +551,7 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                                   cfg.bn_calibration_batches, cfg.batch_size, device)
             val_err = evaluate_chunks(model, val, cfg.kind, cfg.input_norm, device)
             elapsed = elapsed_before + time.time() - t0
-            history.append({"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mm": val_err,
+            history.append({"epoch": epoch + 1, "train_loss": ctx.mean(float(np.mean(losses))), "val_mm": val_err,
                             "lr": lr, "elapsed_s": elapsed})
             log(json.dumps(history[-1]))
             if stop["flag"]:
@@ -537,10 +565,16 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                 break
         else:
             epoch = cfg.epochs
+    except BaseException:
+        ctx.close()
+        raise
     finally:
         for s, h in old.items():
             signal.signal(s, h)
     wall = elapsed_before + time.time() - t0
+    if ctx.enabled:
+        spread = ctx.parameter_spread(model)
+        log(f"ranks hold the same weights (largest difference {spread:.3g})")
     meta = dict(card or {})
     meta.update({"kind": cfg.kind, "input_layout": "h36m17", "output_layout": "h36m17" if cfg.kind == "pose" else "root",
                  "fps": cfg.fps, "input_normalization": cfg.input_norm})
@@ -549,11 +583,18 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     meta.setdefault("training", {})
     meta["training"].update({"config": asdict(cfg), "epochs_done": epoch, "wall_time_s": round(wall, 1),
                              "final_val_mm": history[-1]["val_mm"] if history else None})
+    if ctx.enabled:
+        meta["training"]["processes"] = ctx.world
     model.eval()
-    path = save_model(out_path, model, mcfg, meta)
-    if traj_model is not None:
-        tmeta = dict(meta, kind="trajectory", output_layout="root", trajectory_parameterization=trajectory_parameterization(cfg.input_norm))
-        save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
+    path = out_path if out_path.suffix == ".safetensors" else out_path.with_suffix(".safetensors")
+    if ctx.main:
+        path = save_model(out_path, model, mcfg, meta)
+        if traj_model is not None:
+            tmeta = dict(meta, kind="trajectory", output_layout="root",
+                         trajectory_parameterization=trajectory_parameterization(cfg.input_norm))
+            save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
+    ctx.barrier()
+    ctx.close()
     return TrainResult(path, history[-1]["val_mm"] if history else float("nan"), wall, epoch, history)
 
 
