@@ -33,7 +33,8 @@ def main() -> None:
         metrics[Path(f).stem] = {k: res.get(k) for k in ("mpjpe_mm", "p_mpjpe_mm", "n_mpjpe_mm", "mpjve_mm",
                                                         "trajectory_error_mm",
                                                         "trajectory_baseline_constant_depth_mm",
-                                                        "dataset", "subjects", "input", "frames") if k in res}
+                                                        "postprocessed", "dataset", "subjects", "input", "frames")
+                                if k in res}
     if metrics:
         updates["metrics"] = metrics
     print(ship_model(args.src, args.name, updates))
