@@ -86,11 +86,14 @@ def expand_inputs(items: list[str]) -> list[Path]:
 
 
 def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PoseliftError(f"cannot create output folder ({exc.strerror or exc})", folder) from None
-    probe = folder / f".poselift-write-test-{os.getpid()}"
+    # The folder itself is created only when the outputs move in (poselift.staging),
+    # so a failed run leaves no empty folder; its nearest existing parent must be writable.
+    from poselift.staging import existing_ancestor
+
+    home = existing_ancestor(folder)
+    if not home.is_dir():
+        raise PoseliftError("cannot create output folder (a file is in the way)", folder)
+    probe = home / f".poselift-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
@@ -99,14 +102,10 @@ def _check_writable(folder: Path) -> None:
 
 
 def resolve_focal(opts: InferOptions, width: int, height: int) -> float:
-    """Focal length in pixels: ``--focal-length``, else from ``--fov``, else a 26 mm-equivalent lens."""
-    from poselift.geometry.cameras import default_focal_length, focal_from_fov
+    """Focal length in pixels (see :func:`poselift.geometry.intrinsics.resolve_intrinsics`)."""
+    from poselift.geometry.intrinsics import resolve_intrinsics
 
-    if opts.focal_length:
-        return float(opts.focal_length)
-    if opts.fov:
-        return focal_from_fov(opts.fov, width, height)
-    return default_focal_length(width, height)
+    return resolve_intrinsics(width, height, opts.focal_length, opts.fov).focal_px
 
 
 def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None = None):
@@ -262,11 +261,19 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
             result.add_world()
         except ValueError as exc:
             raise InputError(str(exc), src) from None
-    outputs = write_outputs(result, outdir, stem, opts)
-    if opts.render and video is not None:
-        t2 = time.perf_counter()
-        outputs.append(render_result(video, result, outdir / f"{stem}.{opts.render_format}", opts))
-        secs["render"] = time.perf_counter() - t2
+    from dataclasses import replace
+
+    from poselift.staging import Stage
+
+    with Stage() as stage:  # every output of this video, or none of them
+        staged = stage.folder(outdir)
+        viz = stage.path(opts.viz_export) if opts.viz_export is not None else None
+        write_outputs(result, staged, stem, replace(opts, viz_export=viz))
+        if opts.render and video is not None:
+            t2 = time.perf_counter()
+            render_result(video, result, staged / f"{stem}.{opts.render_format}", opts)
+            secs["render"] = time.perf_counter() - t2
+        outputs = stage.commit()
     secs["total"] = time.perf_counter() - t0
     return VideoResult(src, True, "ok", outputs, int(result.valid.shape[1]), secs)
 
@@ -378,9 +385,12 @@ def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Pa
 
 
 def _run_one(args: tuple[Path | None, InferOptions]) -> VideoResult:
+    from poselift.staging import job
+
     video, opts = args
     try:
-        return process_video(video, opts)
+        with job():  # an interrupted pool worker starts no further video
+            return process_video(video, opts)
     except PoseliftError as exc:
         return VideoResult(video or opts.keypoints or Path("?"), False, str(exc))
     except KeyboardInterrupt:
@@ -398,9 +408,17 @@ def run_batch(videos: list[Path], opts: InferOptions, workers: int = 1) -> list[
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers: MediaPipe and torch do not survive fork reliably.
+    from poselift.staging import init_worker, stop_pool
+
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        return list(ex.map(_run_one, [(v, _quiet(opts)) for v, opts in jobs]))
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
+    try:
+        results = list(ex.map(_run_one, [(v, _quiet(opts)) for v, opts in jobs]))
+    except BaseException as exc:
+        stop_pool(ex, exc)  # Ctrl-C/SIGTERM: no queued video starts, running ones clean up
+        raise
+    ex.shutdown()
+    return results
 
 
 def _quiet(opts: InferOptions) -> InferOptions:

@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="import motion capture (BVH, Human3.6M exp-map, data_3d npz)",
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "data_3d .npz. Bad files are reported and skipped.")
     imp.add_argument("sources", nargs="+", metavar="SRC", help="files or folders to import")
     imp.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz")
-    imp.add_argument("--fps", type=float, default=50.0, help="output frame rate (default 50; 0 keeps each source's)")
+    imp.add_argument("--fps", type=opt.number(float, min=0, max=10000), default=50.0, help="output frame rate (default 50; 0 keeps each source's)")
     imp.add_argument("--datasets", nargs="+", metavar="NAME",
                      help="only these datasets (h36m-expmap, bandai-namco, cmu-daz, cmu-dance, or <name> "
                           "of data_3d_<name>.npz)")

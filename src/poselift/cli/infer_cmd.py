@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,18 +41,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-people", type=_max_people, default=4, metavar="N",
                    help="with --multi-person, keep the N tracks seen in most frames; 0 keeps all "
                         "(default: %(default)s)")
-    g.add_argument("--score-threshold", type=float, default=0.3,
+    g.add_argument("--score-threshold", type=opt.fraction, default=0.3,
                    help="joints below this confidence are interpolated (default: %(default)s)")
-    g.add_argument("--max-gap", type=float, default=0.5, metavar="SECONDS",
+    g.add_argument("--max-gap", type=opt.nonneg_float, default=0.5, metavar="SECONDS",
                    help="longest gap filled by interpolation; longer ones are marked invalid (default: %(default)s)")
     t = p.add_argument_group("time")
     t.add_argument("--start", default=None, metavar="T", help="start time, seconds or mm:ss")
     t.add_argument("--end", default=None, metavar="T", help="end time, seconds or mm:ss")
-    t.add_argument("--fps", type=float, default=None, help="analyse at most this many frames per second")
+    t.add_argument("--fps", type=opt.fps_value, default=None, help="analyse at most this many frames per second")
     c = p.add_argument_group("camera")
-    c.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+    c.add_argument("--focal-length", type=opt.focal_px, default=None, metavar="PIXELS",
                    help="camera focal length in pixels (default: a 26 mm-equivalent phone lens)")
-    c.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+    c.add_argument("--fov", type=opt.fov_degrees, default=None, metavar="DEGREES",
                    help="field of view along the long image side, instead of --focal-length")
     m = p.add_argument_group("lifting")
     m.add_argument("--model", default="default", metavar="NAME_OR_PATH",
@@ -84,12 +86,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
     o.add_argument("--render-format", choices=["mp4", "gif"], default="mp4")
-    o.add_argument("--viz-size", type=int, default=480, help="rendered video height in pixels (default: %(default)s)")
-    o.add_argument("--viz-downsample", type=int, default=1, help="render every N-th frame")
-    o.add_argument("--viz-skip", type=int, default=0, help="skip the first N frames in the rendering")
-    o.add_argument("--viz-limit", type=int, default=-1, help="render at most N frames (-1: all)")
-    o.add_argument("--viz-bitrate", type=int, default=3000, help="rendered video bitrate, kbit/s")
-    p.add_argument("--workers", type=int, default=1, help="videos processed in parallel (default: %(default)s)")
+    o.add_argument("--viz-size", type=opt.number(int, min=16, max=8192), default=480, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-downsample", type=opt.positive_int, default=1, help="render every N-th frame")
+    o.add_argument("--viz-skip", type=opt.nonneg_int, default=0, help="skip the first N frames in the rendering")
+    o.add_argument("--viz-limit", type=opt.number(int, min=1, allow=(-1,)), default=-1, help="render at most N frames (-1: all)")
+    o.add_argument("--viz-bitrate", type=opt.number(int, min=1, max=1_000_000), default=3000, help="rendered video bitrate, kbit/s")
+    p.add_argument("--workers", type=opt.number(int, min=1, max=64), default=1, help="videos processed in parallel (default: %(default)s)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=run)
 
@@ -118,6 +122,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--keypoints goes with one video at a time")
     if args.viz_export and len(videos) > 1:
         raise InputError("--viz-export goes with one video at a time")
+    if args.viz_export and not Path(args.viz_export).resolve().parent.is_dir():
+        raise InputError("--viz-export: output folder does not exist", Path(args.viz_export).parent)
+    if args.focal_length is not None and args.fov is not None:
+        raise InputError("give --focal-length or --fov, not both")
     try:
         start, end = parse_time(args.start), parse_time(args.end)
     except ValueError as exc:
@@ -137,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,
         render_format=args.render_format, viz_size=args.viz_size, viz_downsample=args.viz_downsample,
         viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
-        progress=args.progress and sys.stderr.isatty())
+        progress=sys.stderr.isatty() if args.progress is None else args.progress)
     results = run_batch(videos, opts, workers=max(1, args.workers))
     print_summary(results)
     return 0 if all(r.ok for r in results) else 1

@@ -106,10 +106,11 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     fills the trajectory, when the model has no trajectory network, with the root
     position that makes the pose project onto the 2D keypoints.
     """
+    from poselift.geometry.intrinsics import resolve_intrinsics
+
     p_count, t_count = tracks.valid.shape
-    if focal_px is None:
-        from poselift.geometry.cameras import default_focal_length
-        focal_px = default_focal_length(tracks.width, tracks.height)
+    intr = resolve_intrinsics(tracks.width, tracks.height, focal_px, center_px=center_px)
+    focal_px, center_px = intr.focal_px, intr.center_px
     try:
         kp_model = convert(tracks.keypoints, tracks.layout, lm.input_layout)
     except ValueError as exc:
@@ -156,7 +157,7 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     traj[invalid] = np.nan if (lm.model_traj is not None or geometric_trajectory) else 0.0
     fps = tracks.fps if tracks.fps else lm.fps
     # The intrinsics used are part of the result: they set the lens normalisation and depth.
-    cx, cy = center_px if center_px is not None else (tracks.width / 2, tracks.height / 2)
+    cx, cy = center_px
     extra = {"focal_length": np.float64(focal_px), "principal_point": np.array([cx, cy], np.float64)}
     return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height),
                     extra)
@@ -212,10 +213,10 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
             raise InputError(f"no video {video!r} in the file (has: {', '.join(sorted(tracks))})", input_path)
         tracks = {video: tracks[video]}
     lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense)
-    from poselift.geometry.cameras import focal_from_fov
+    from poselift.geometry.intrinsics import resolve_intrinsics
 
     results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative,
-                                 focal_px=focal_px or (focal_from_fov(fov, tr.width, tr.height) if fov else None))
+                                 focal_px=resolve_intrinsics(tr.width, tr.height, focal_px, fov).focal_px)
                for name, tr in tracks.items()}
     written = []
     if not output.parent.exists():

@@ -29,6 +29,7 @@ import torch
 
 from poselift.data.synth import DetectorNoise, VirtualCamera, flip_world, sample_camera
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
+from poselift.geometry.intrinsics import pixels_to_rays
 from poselift.geometry.skeletons import H36M17
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
@@ -147,7 +148,7 @@ class ChunkSampler:
             kp = cam.project(x_cam)
             if self.noise is not None:
                 kp, _ = self.noise(self.rng, kp)
-            rays.append((kp - cam.c) / cam.f)
+            rays.append(pixels_to_rays(kp, focal_px=cam.f, center_px=cam.c))
             ys.append(x_cam)
         r = np.stack(rays).astype(np.float32)
         y = np.stack(ys)
