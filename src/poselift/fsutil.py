@@ -59,7 +59,7 @@ def check_input(path: str | Path, *, folder_ok: bool = False, what: str = "file"
         if exc.errno == errno.ELOOP:
             raise InputError("symbolic link loop", p) from None
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise InputError("no such file" + (" or folder" if folder_ok else ""), p) from None
+            raise InputError("no such file" + (" or folder" if folder_ok else "") + " (not found)", p) from None
         raise InputError(f"cannot read {what} ({exc.strerror or exc})", p) from None
     if stat.S_ISDIR(st.st_mode):
         if folder_ok:

@@ -254,7 +254,7 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     focal = resolve_focal(opts, tracks.width, tracks.height)
     t1 = time.perf_counter()
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
-                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory)
+                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory, source=src)
     secs["lift"] = time.perf_counter() - t1
     if opts.world:
         try:
