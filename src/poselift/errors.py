@@ -36,3 +36,17 @@ class InputError(PoseliftError):
 
 class UnsafeFileError(InputError):
     """A file whose pickled content would import or call something not allowed."""
+
+
+_warned: set[str] = set()
+
+
+def warn_once(message: str, path: str | Path | None = None) -> None:
+    """One line ``poselift: warning: PATH: message`` on stderr, once per process and text."""
+    import sys
+
+    line = str(PoseliftError(message, path))
+    if line in _warned:
+        return
+    _warned.add(line)
+    print(f"poselift: warning: {line}", file=sys.stderr, flush=True)

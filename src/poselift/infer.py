@@ -229,8 +229,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
     info = None
     if video is not None:
-        if not video.is_file():
-            raise InputError("no such file", video)
+        from poselift.fsutil import check_input
+        check_input(video, what="video")
         from poselift.io.video import probe
         info = probe(video)
     if opts.keypoints is not None:

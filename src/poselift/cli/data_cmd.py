@@ -62,12 +62,15 @@ def run(args: argparse.Namespace) -> int:
     positions: dict[str, dict[str, np.ndarray]] = {}
     clips_meta: dict[str, dict[str, dict[str, str]]] = {}
     failed = 0
-    bar = tqdm(files, desc="import", unit="file", disable=args.quiet, file=sys.stderr)
+    # A bar only on a terminal: in a log it would be a stream of carriage returns.
+    bar = tqdm(files, desc="import", unit="file", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr)
     for f in bar:
         try:
             clips = load_mocap_file(f, args.fps, cache=not args.no_cache)
         except InputError as exc:
             failed += 1
+            if len(files) == 1:
+                raise  # the one line main() prints is the whole story
             bar.write(f"poselift data import: skipped {exc}", file=sys.stderr)
             continue
         for c in clips:

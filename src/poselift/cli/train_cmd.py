@@ -79,6 +79,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1...")
     r.add_argument("--threads", type=opt.nonneg_int, default=0, help="torch CPU threads (0: torch's default)")
     r.add_argument("--licence", default=None, help="licence text for the model card (default: from the data)")
+    r.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bars even when stderr is not a terminal (default: only on a terminal)")
     r.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=run)
 
@@ -99,6 +101,8 @@ LICENCES = {
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
     import torch
 
     from poselift.train.data import default_data_dir, load_clips, split_validation, take_subset

@@ -488,10 +488,11 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
     Raises:
         InputError: unreadable or malformed file, unknown skeleton.
     """
+    from poselift.fsutil import check_input
+
     p = Path(path)
     kind = _kind(p)
-    if not p.is_file():
-        raise InputError("file not found", p)
+    check_input(p, what="mocap file")
     maps = "|".join(f"{m.name}:{m.digest()}" for m in SKELETON_MAPS.values()) if kind == "bvh" else ""
     key = _cache_key(p, fps, f"{kind}|{maps}") if cache else ""
     if cache:
@@ -505,7 +506,9 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
             clips = [load_h36m_expmap_clip(p, fps)]
         else:
             clips = load_data_3d_npz(p, fps)
-    except PoseliftError:
+    except PoseliftError as exc:
+        if exc.path is None:  # e.g. an unknown skeleton: say which file
+            raise InputError(super(PoseliftError, exc).__str__(), p) from None
         raise
     except (ValueError, IndexError, MemoryError) as exc:
         raise InputError(f"cannot import ({type(exc).__name__}: {exc})", p) from None
