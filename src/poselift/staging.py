@@ -90,6 +90,8 @@ class Stage:
         return self
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        if isinstance(ev, PoseliftError) and ev.path:
+            ev.path = str(self.final(ev.path))  # name the output the user asked for, not the temp file
         self.discard()
 
     def _mkdir(self, dest_dir: Path) -> Path:
@@ -119,7 +121,7 @@ class Stage:
         """The destination a staged path will be moved to."""
         staged = Path(staged)
         for s, dest in self._files:
-            if s == staged:
+            if s == staged or staged.parent == s.parent:
                 return dest
         for dest_dir, d in self._folders.items():
             if staged.parent == d:

@@ -204,7 +204,8 @@ def _flat_keypoints(values: Any, allowed_joints: tuple[int, ...], what: str, pat
         expected = " or ".join(f"{j * 3} ({j} joints x 3)" for j in allowed_joints)
         raise InputError(f"{what}: expected {expected} keypoint values, got {n}", path)
     try:
-        arr = np.asarray(values, dtype=np.float32).reshape(-1, 3)
+        # float64 first: a value beyond float32's range must be seen, not overflow to inf.
+        arr = np.asarray(values, dtype=np.float64).reshape(-1, 3)
     except (TypeError, ValueError, OverflowError):
         raise InputError(f"{what}: keypoints must be numbers", path) from None
     bad = ~np.isfinite(arr).all(axis=1)
@@ -214,7 +215,8 @@ def _flat_keypoints(values: Any, allowed_joints: tuple[int, ...], what: str, pat
         j = int(np.flatnonzero(far)[0])
         raise InputError(f"{what}: joint {j} at ({arr[j, 0]:.3g}, {arr[j, 1]:.3g}) px is outside any image "
                          f"(|x|, |y| <= {MAX_PIXEL:g})", path)
-    return arr
+    arr[:, 2] = np.clip(arr[:, 2], -1.0, 2.0)  # confidences are clipped to [0, 1] later
+    return arr.astype(np.float32)
 
 
 def _score(det: dict, joints: np.ndarray, what: str, path: Path) -> float:
