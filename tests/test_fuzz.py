@@ -31,8 +31,12 @@ from poselift.errors import PoseliftError
 SCALE = float(os.environ.get("POSELIFT_FUZZ_SCALE", "1"))
 
 
+# POSELIFT_FUZZ_RANDOM=1: fresh random examples instead of CI's fixed ones.
+RANDOM = bool(os.environ.get("POSELIFT_FUZZ_RANDOM"))
+
+
 def fuzz(n: int):
-    return settings(max_examples=max(1, int(n * SCALE)), deadline=None, derandomize=True, database=None,
+    return settings(max_examples=max(1, int(n * SCALE)), deadline=None, derandomize=not RANDOM, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -244,8 +243,9 @@ def parse_bvh(text: str, source: str | Path | None = None) -> BvhMotion:
     rows = values.size // num_channels
     if rows != frames:
         if rows < frames:
-            warnings.warn(f"{source}: header says {frames} frames but only {rows} are present; using {rows}",
-                          stacklevel=2)
+            from poselift.errors import warn_once
+
+            warn_once(f"header says {frames} frames but only {rows} are present; using {rows}", source)
         else:
             raise InputError(f"header says {frames} frames but {rows} are present", source)
     return BvhMotion(names=names, parents=np.array(parents), offsets=np.array(offsets),
