@@ -431,9 +431,12 @@ def print_summary(results: list[VideoResult], stream=None) -> None:
     ok = sum(r.ok for r in results)
     if len(results) > 1:
         print(f"\n{ok}/{len(results)} ok", file=stream)
+    from poselift.errors import escape_text  # a newline in a file name must not split a line
+
     for r in results:
         if r.ok:
-            where = ", ".join(str(p) for p in r.outputs)
-            print(f"ok      {r.path}  ({r.frames} frames, {r.seconds.get('total', 0):.1f} s) -> {where}", file=stream)
+            where = ", ".join(escape_text(p) for p in r.outputs)
+            print(f"ok      {escape_text(r.path)}  ({r.frames} frames, {r.seconds.get('total', 0):.1f} s) -> {where}",
+                  file=stream)
         else:
-            print(f"failed  {r.message}", file=stream)
+            print(f"failed  {escape_text(r.message)}", file=stream)

@@ -33,6 +33,9 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(signal.Signals(signum).name)
         self.signum = int(signum)
 
+    def __reduce__(self):  # crosses process-pool boundaries intact
+        return (Interrupted, (self.signum,))
+
 
 def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signum)
@@ -129,10 +132,12 @@ class Stage:
         return staged
 
     def _moves(self) -> list[tuple[Path, Path]]:
-        moves = [(s, d) for s, d in self._files if s.exists()]
+        moves = []
         for dest_dir, d in self._folders.items():
-            moves += [(f, dest_dir / f.name) for f in sorted(d.iterdir()) if not f.name.startswith(".")]
-        return moves
+            # The npz first, as the summary lists it; writers' own hidden temp files stay behind.
+            files = sorted(d.iterdir(), key=lambda f: (f.suffix != ".npz", f.name))
+            moves += [(f, dest_dir / f.name) for f in files if not f.name.startswith(".")]
+        return moves + [(s, d) for s, d in self._files if s.exists()]
 
     def commit(self) -> list[Path]:
         """Move every staged file into place; returns the destinations."""
