@@ -143,6 +143,7 @@ def test_interrupted_batch_starts_no_queued_video(tmp_path, taiji, tiny_model, t
     while len(_children(run.proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(4.0)
+    workers = _children(run.proc.pid)
     t_sig = time.monotonic()
     if to_group:
         os.killpg(run.proc.pid, signal.SIGINT)
@@ -160,7 +161,15 @@ def test_interrupted_batch_starts_no_queued_video(tmp_path, taiji, tiny_model, t
     assert waited < 60, f"interrupt took {waited:.0f} s"
     time.sleep(3)  # nothing appears later either (a worker that went on would write now)
     assert not (out / "c.npz").exists()
-    assert not _children(run.proc.pid)
+    assert workers and not [w for w in workers if _alive(w)], "a worker outlived the batch"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
 
 
 def _children(pid: int) -> list[int]:
