@@ -103,12 +103,15 @@ def test_a_real_turn_is_not_a_flip():
 
 
 def test_repair_works_in_the_detector_layout_and_keeps_gaps():
+    from poselift.geometry.skeletons import BLAZEPOSE33
+
     rng = np.random.default_rng(0)
-    kp = np.cumsum(rng.normal(0, 0.5, (50, 33, 2)), axis=0) + rng.uniform(100, 900, (1, 33, 2))
+    kp = np.cumsum(rng.normal(0, 0.5, (50, 33, 2)), axis=0) + rng.uniform(450, 550, (1, 33, 2))
+    kp[:, list(BLAZEPOSE33.joints_left), 0] += 250           # the left side on the image right,
+    kp[:, list(BLAZEPOSE33.joints_right), 0] -= 250          # as for a person facing the camera
     valid = np.ones(50, bool)
     valid[20:23] = False
     kp[~valid] = np.nan
-    from poselift.geometry.skeletons import BLAZEPOSE33
 
     left = [BLAZEPOSE33.index(n) for n in ("left_elbow", "left_wrist")]
     right = [BLAZEPOSE33.index(n) for n in ("right_elbow", "right_wrist")]

@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+# C0/C1 control characters (newline, carriage return, escape, DEL...): in a file name they
+# would split a one-line message or drive the terminal.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape_text(text: object) -> str:
+    """``str(text)`` with control characters written as ``\\n``, ``\\x1b``...; one line, always."""
+    s = str(text)
+    if not _CONTROL.search(s):
+        return s
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), s)
 
 
 class PoseliftError(Exception):
@@ -13,8 +26,8 @@ class PoseliftError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        msg = super().__str__()
-        return f"{self.path}: {msg}" if self.path else msg
+        msg = escape_text(super().__str__())
+        return f"{escape_text(self.path)}: {msg}" if self.path else msg
 
 
 class InputError(PoseliftError):
@@ -23,3 +36,17 @@ class InputError(PoseliftError):
 
 class UnsafeFileError(InputError):
     """A file whose pickled content would import or call something not allowed."""
+
+
+_warned: set[str] = set()
+
+
+def warn_once(message: str, path: str | Path | None = None) -> None:
+    """One line ``poselift: warning: PATH: message`` on stderr, once per process and text."""
+    import sys
+
+    line = str(PoseliftError(message, path))
+    if line in _warned:
+        return
+    _warned.add(line)
+    print(f"poselift: warning: {line}", file=sys.stderr, flush=True)

@@ -91,11 +91,14 @@ def expand_inputs(items: list[str]) -> list[Path]:
 
 
 def _check_writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise PoseliftError(f"cannot create output folder ({exc.strerror or exc})", folder) from None
-    probe = folder / f".poselift-write-test-{os.getpid()}"
+    # The folder itself is created only when the outputs move in (poselift.staging),
+    # so a failed run leaves no empty folder; its nearest existing parent must be writable.
+    from poselift.staging import existing_ancestor
+
+    home = existing_ancestor(folder)
+    if not home.is_dir():
+        raise PoseliftError("cannot create output folder (a file is in the way)", folder)
+    probe = home / f".poselift-write-test-{os.getpid()}"
     try:
         probe.write_bytes(b"")
         probe.unlink()
@@ -104,14 +107,10 @@ def _check_writable(folder: Path) -> None:
 
 
 def resolve_focal(opts: InferOptions, width: int, height: int) -> float:
-    """Focal length in pixels: ``--focal-length``, else from ``--fov``, else a 26 mm-equivalent lens."""
-    from poselift.geometry.cameras import default_focal_length, focal_from_fov
+    """Focal length in pixels (see :func:`poselift.geometry.intrinsics.resolve_intrinsics`)."""
+    from poselift.geometry.intrinsics import resolve_intrinsics
 
-    if opts.focal_length:
-        return float(opts.focal_length)
-    if opts.fov:
-        return focal_from_fov(opts.fov, width, height)
-    return default_focal_length(width, height)
+    return resolve_intrinsics(width, height, opts.focal_length, opts.fov).focal_px
 
 
 def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None = None):
@@ -235,8 +234,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
     info = None
     if video is not None:
-        if not video.is_file():
-            raise InputError("no such file", video)
+        from poselift.fsutil import check_input
+        check_input(video, what="video")
         from poselift.io.video import probe
         info = probe(video)
     if opts.keypoints is not None:
@@ -261,7 +260,7 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     t1 = time.perf_counter()
     result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
                          fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
-                         repair_flips=opts.lr_repair)
+                         repair_flips=opts.lr_repair, source=src)
     secs["lift"] = time.perf_counter() - t1
     # BVH and the viewer are for people who expect a Y-up scene on a floor: they imply --world
     # (without a trajectory there is no scene to place, and they stay in the camera frame).
@@ -270,11 +269,19 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
             result.add_world()
         except ValueError as exc:
             raise InputError(str(exc), src) from None
-    outputs = write_outputs(result, outdir, stem, opts)
-    if opts.render and video is not None:
-        t2 = time.perf_counter()
-        outputs.append(render_result(video, result, outdir / f"{stem}.{opts.render_format}", opts))
-        secs["render"] = time.perf_counter() - t2
+    from dataclasses import replace
+
+    from poselift.staging import Stage
+
+    with Stage() as stage:  # every output of this video, or none of them
+        staged = stage.folder(outdir)
+        viz = stage.path(opts.viz_export) if opts.viz_export is not None else None
+        write_outputs(result, staged, stem, replace(opts, viz_export=viz))
+        if opts.render and video is not None:
+            t2 = time.perf_counter()
+            render_result(video, result, staged / f"{stem}.{opts.render_format}", opts)
+            secs["render"] = time.perf_counter() - t2
+        outputs = stage.commit()
     secs["total"] = time.perf_counter() - t0
     return VideoResult(src, True, "ok", outputs, int(result.valid.shape[1]), secs)
 
@@ -401,9 +408,12 @@ def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Pa
 
 
 def _run_one(args: tuple[Path | None, InferOptions]) -> VideoResult:
+    from poselift.staging import job
+
     video, opts = args
     try:
-        return process_video(video, opts)
+        with job():  # an interrupted pool worker starts no further video
+            return process_video(video, opts)
     except PoseliftError as exc:
         return VideoResult(video or opts.keypoints or Path("?"), False, str(exc))
     except KeyboardInterrupt:
@@ -421,9 +431,17 @@ def run_batch(videos: list[Path], opts: InferOptions, workers: int = 1) -> list[
     from concurrent.futures import ProcessPoolExecutor
 
     # Spawned workers: MediaPipe and torch do not survive fork reliably.
+    from poselift.staging import init_worker, stop_pool
+
     ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as ex:
-        return list(ex.map(_run_one, [(v, _quiet(opts)) for v, opts in jobs]))
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
+    try:
+        results = list(ex.map(_run_one, [(v, _quiet(opts)) for v, opts in jobs]))
+    except BaseException as exc:
+        stop_pool(ex, exc)  # Ctrl-C/SIGTERM: no queued video starts, running ones clean up
+        raise
+    ex.shutdown()
+    return results
 
 
 def _quiet(opts: InferOptions) -> InferOptions:
@@ -436,9 +454,12 @@ def print_summary(results: list[VideoResult], stream=None) -> None:
     ok = sum(r.ok for r in results)
     if len(results) > 1:
         print(f"\n{ok}/{len(results)} ok", file=stream)
+    from poselift.errors import escape_text  # a newline in a file name must not split a line
+
     for r in results:
         if r.ok:
-            where = ", ".join(str(p) for p in r.outputs)
-            print(f"ok      {r.path}  ({r.frames} frames, {r.seconds.get('total', 0):.1f} s) -> {where}", file=stream)
+            where = ", ".join(escape_text(p) for p in r.outputs)
+            print(f"ok      {escape_text(r.path)}  ({r.frames} frames, {r.seconds.get('total', 0):.1f} s) -> {where}",
+                  file=stream)
         else:
-            print(f"failed  {r.message}", file=stream)
+            print(f"failed  {escape_text(r.message)}", file=stream)

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="import motion capture (BVH, Human3.6M exp-map, data_3d npz)",
@@ -27,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "data_3d .npz. Bad files are reported and skipped.")
     imp.add_argument("sources", nargs="+", metavar="SRC", help="files or folders to import")
     imp.add_argument("-o", "--output", required=True, metavar="OUT.npz", help="output .npz")
-    imp.add_argument("--fps", type=float, default=50.0, help="output frame rate (default 50; 0 keeps each source's)")
+    imp.add_argument("--fps", type=opt.number(float, min=0, max=10000), default=50.0, help="output frame rate (default 50; 0 keeps each source's)")
     imp.add_argument("--datasets", nargs="+", metavar="NAME",
                      help="only these datasets (h36m-expmap, bandai-namco, cmu-daz, cmu-dance, or <name> "
                           "of data_3d_<name>.npz)")
@@ -65,12 +67,15 @@ def run(args: argparse.Namespace) -> int:
     positions: dict[str, dict[str, np.ndarray]] = {}
     clips_meta: dict[str, dict[str, dict[str, str]]] = {}
     failed = 0
-    bar = tqdm(files, desc="import", unit="file", disable=args.quiet, file=sys.stderr)
+    # A bar only on a terminal: in a log it would be a stream of carriage returns.
+    bar = tqdm(files, desc="import", unit="file", disable=args.quiet or not sys.stderr.isatty(), file=sys.stderr)
     for f in bar:
         try:
             clips = load_mocap_file(f, args.fps, cache=not args.no_cache, joints=args.joints)
         except InputError as exc:
             failed += 1
+            if len(files) == 1:
+                raise  # the one line main() prints is the whole story
             bar.write(f"poselift data import: skipped {exc}", file=sys.stderr)
             continue
         for c in clips:

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,11 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--actions", default=None, metavar="A,B", help="only actions starting with these names")
     p.add_argument("--input", choices=["gt", "noisy"], default="gt",
                    help="h36m-expmap: exact projections or the detector-noise model with a fixed seed")
-    p.add_argument("--fps", type=float, default=None,
+    p.add_argument("--fps", type=opt.fps_value, default=None,
                    help="frame rate of the data (h36m-expmap: 50; humaneva15: 60; npz: 50)")
-    p.add_argument("--downsample", type=int, default=1,
+    p.add_argument("--downsample", type=opt.positive_int, default=1,
                    help="h36m-expmap and --protocol vp3d (run.py's --downsample): keep every N-th frame")
-    p.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+    p.add_argument("--focal-length", type=opt.focal_px, default=None, metavar="PIXELS",
                    help="npz/humaneva15: camera focal length in pixels for lens-normalised models "
                         "(default: estimated from the image size)")
     p.add_argument("--image-size", default=None, metavar="WxH",
@@ -67,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     from poselift.errors import InputError
     from poselift.evaluate import protocols as pr
-    from poselift.geometry.cameras import default_focal_length
+    from poselift.geometry.intrinsics import resolve_intrinsics
     from poselift.lift.weights import load_model
 
     subjects = [s.strip() for s in args.subjects.split(",")] if args.subjects else None
@@ -95,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
             w, h = (int(v) for v in (args.image_size or default_size).lower().split("x"))
         except ValueError:
             raise InputError(f"--image-size must be WxH, not {args.image_size!r}") from None
-        focal = args.focal_length or default_focal_length(w, h)
+        focal = resolve_intrinsics(w, h, args.focal_length).focal_px
         if args.dataset == "humaneva15":
             seqs = pr.humaneva_sequences(Path(args.data_3d), Path(args.data_2d), subjects, args.fps or 60.0,
                                          focal, actions)

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,18 +41,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-people", type=_max_people, default=4, metavar="N",
                    help="with --multi-person, keep the N tracks seen in most frames; 0 keeps all "
                         "(default: %(default)s)")
-    g.add_argument("--score-threshold", type=float, default=0.3,
+    g.add_argument("--score-threshold", type=opt.fraction, default=0.3,
                    help="joints below this confidence are interpolated (default: %(default)s)")
-    g.add_argument("--max-gap", type=float, default=0.5, metavar="SECONDS",
+    g.add_argument("--max-gap", type=opt.nonneg_float, default=0.5, metavar="SECONDS",
                    help="longest gap filled by interpolation; longer ones are marked invalid (default: %(default)s)")
     t = p.add_argument_group("time")
     t.add_argument("--start", default=None, metavar="T", help="start time, seconds or mm:ss")
     t.add_argument("--end", default=None, metavar="T", help="end time, seconds or mm:ss")
-    t.add_argument("--fps", type=float, default=None, help="analyse at most this many frames per second")
+    t.add_argument("--fps", type=opt.fps_value, default=None, help="analyse at most this many frames per second")
     c = p.add_argument_group("camera")
-    c.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+    c.add_argument("--focal-length", type=opt.focal_px, default=None, metavar="PIXELS",
                    help="camera focal length in pixels (default: a 26 mm-equivalent phone lens)")
-    c.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+    c.add_argument("--fov", type=opt.fov_degrees, default=None, metavar="DEGREES",
                    help="field of view along the long image side, instead of --focal-length")
     m = p.add_argument_group("lifting")
     m.add_argument("--model", default="default", metavar="NAME_OR_PATH",
@@ -88,32 +90,34 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
     o.add_argument("--render-format", choices=["mp4", "gif"], default="mp4")
-    o.add_argument("--viz-size", type=int, default=720, help="rendered video height in pixels (default: %(default)s)")
-    o.add_argument("--viz-azimuth", type=float, default=30.0, metavar="DEG",
+    o.add_argument("--viz-size", type=opt.number(int, min=16, max=8192), default=720, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-azimuth", type=opt.number(float, min=-360, max=360), default=30.0, metavar="DEG",
                    help="3D panel view angle around the vertical, degrees; 0 looks from the video's camera, "
                         "positive turns counter-clockwise seen from above (default: %(default)s)")
-    o.add_argument("--viz-elevation", type=float, default=15.0, metavar="DEG",
+    o.add_argument("--viz-elevation", type=opt.number(float, min=-90, max=90), default=15.0, metavar="DEG",
                    help="3D panel viewpoint height above the horizon, degrees (default: %(default)s)")
     o.add_argument("--viz-camera-view", action="store_true",
                    help="show the 3D panel from the video's camera (azimuth 0, elevation = the camera's pitch)")
     o.add_argument("--viz-framing", choices=["auto", "fixed", "follow"], default="auto",
                    help="3D panel framing: one view for the whole video (fixed), a view following the "
                         "people (follow), or fixed unless they cover more than 6 m (auto, default)")
-    o.add_argument("--viz-downsample", type=int, default=1, help="render every N-th frame")
-    o.add_argument("--viz-skip", type=int, default=0, help="skip the first N frames in the rendering")
-    o.add_argument("--viz-limit", type=int, default=-1, help="render at most N frames (-1: all)")
-    o.add_argument("--viz-bitrate", type=int, default=3000, help="rendered video bitrate, kbit/s")
-    p.add_argument("--workers", type=int, default=None,
+    o.add_argument("--viz-downsample", type=opt.positive_int, default=1, help="render every N-th frame")
+    o.add_argument("--viz-skip", type=opt.nonneg_int, default=0, help="skip the first N frames in the rendering")
+    o.add_argument("--viz-limit", type=opt.number(int, min=1, allow=(-1,)), default=-1, help="render at most N frames (-1: all)")
+    o.add_argument("--viz-bitrate", type=opt.number(int, min=1, max=1_000_000), default=3000, help="rendered video bitrate, kbit/s")
+    p.add_argument("--workers", type=opt.number(int, min=1, max=64), default=None,
                    help="videos processed in parallel (default: 1; with --ray: a local Ray's CPUs, all by "
                         "default, or the most tasks in flight on a cluster)")
+    p.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="show progress bars even when stderr is not a terminal (default: only on a terminal)")
     r = p.add_argument_group("Ray (optional extra: pip install 'poselift[ray]')")
     r.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
                    help="one Ray task per video: without ADDRESS on a Ray instance started on this machine, "
                         "with one (auto, ray://host:port) on that cluster; there the videos and OUTDIR must be "
                         "at the same path on every node (shared storage)")
-    r.add_argument("--ray-task-cpus", type=float, default=1.0, metavar="N",
+    r.add_argument("--ray-task-cpus", type=opt.number(float, min=0.01, max=1024), default=1.0, metavar="N",
                    help="CPUs each video's task declares (default: %(default)s)")
-    r.add_argument("--ray-task-memory", type=float, default=2.0, metavar="GB",
+    r.add_argument("--ray-task-memory", type=opt.number(float, min=0.01, max=4096), default=2.0, metavar="GB",
                    help="memory each video's task declares, GiB (default: %(default)s)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=run)
@@ -151,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--keypoints goes with one video at a time")
     if args.viz_export and len(videos) > 1:
         raise InputError("--viz-export goes with one video at a time")
+    if args.viz_export and not Path(args.viz_export).resolve().parent.is_dir():
+        raise InputError("--viz-export: output folder does not exist", Path(args.viz_export).parent)
+    if args.focal_length is not None and args.fov is not None:
+        raise InputError("give --focal-length or --fov, not both")
     try:
         start, end = parse_time(args.start), parse_time(args.end)
     except ValueError as exc:
@@ -173,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         viz_elevation=args.viz_elevation, viz_camera_view=args.viz_camera_view, viz_framing=args.viz_framing,
         viz_downsample=args.viz_downsample,
         viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
-        progress=args.progress and sys.stderr.isatty())
+        progress=sys.stderr.isatty() if args.progress is None else args.progress)
     if args.ray is not None:
         from poselift.batch_ray import run_batch_ray
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from poselift.cli import options as opt
 from poselift.errors import InputError
 
 
@@ -46,10 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with a multi-video custom dataset, lift only this video")
     p.add_argument("--root-relative", action="store_true",
                    help="subtract the root joint so it sits exactly at the origin")
-    p.add_argument("--focal-length", type=float, default=None, metavar="PIXELS",
+    p.add_argument("--focal-length", type=opt.focal_px, default=None, metavar="PIXELS",
                    help="camera focal length in pixels, for lens-normalised models and trajectories "
                         "(default: a 26 mm-equivalent lens for the image size)")
-    p.add_argument("--fov", type=float, default=None, metavar="DEGREES",
+    p.add_argument("--fov", type=opt.fov_degrees, default=None, metavar="DEGREES",
                    help="field of view along the long image side, instead of --focal-length")
     p.set_defaults(func=run)
 

@@ -10,7 +10,8 @@ import sys
 from typing import Sequence
 
 from poselift import __version__
-from poselift.errors import PoseliftError
+from poselift.cli.options import OneLineParser
+from poselift.errors import PoseliftError, escape_text
 
 # Modules are imported lazily by name so `poselift --help` stays fast and a command's
 # heavy dependencies (torch, mediapipe) load only when that command runs.
@@ -27,7 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="poselift",
         description="Turn videos or 2D keypoint sequences of people into 3D skeletons; "
                     "train and evaluate the temporal lifting networks behind it.")
@@ -39,25 +40,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from poselift.staging import exit_code, install_signal_handlers, restore_signal_handlers
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    old = install_signal_handlers()  # SIGTERM, like Ctrl-C, unwinds and removes staged outputs
     try:
         return int(args.func(args) or 0)
     except PoseliftError as exc:
         print(f"poselift {args.command}: error: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"poselift {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return exit_code(exc)
     except Exception as exc:  # a bug, not bad input: one line unless debugging
         if os.environ.get("POSELIFT_DEBUG"):
             raise
-        print(f"poselift {args.command}: internal error: {type(exc).__name__}: {exc} "
+        print(f"poselift {args.command}: internal error: {type(exc).__name__}: {escape_text(exc)} "
               "(set POSELIFT_DEBUG=1 for a traceback)", file=sys.stderr)
         return 1
+    finally:
+        restore_signal_handlers(old)
 
 
 if __name__ == "__main__":  # pragma: no cover

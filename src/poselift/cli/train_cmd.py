@@ -7,6 +7,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from poselift.cli import options as opt
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -27,10 +29,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="validate on these subjects (default: 10%% of clips held out)")
     d.add_argument("--subjects-unlabeled", default=None, metavar="S5,S6,...",
                    help="with --semi-supervised: subjects used as 2D-only data")
-    d.add_argument("--subset", type=float, default=1.0, metavar="FRACTION",
+    d.add_argument("--subset", type=opt.number(float, min=0, min_open=True, max=1), default=1.0, metavar="FRACTION",
                    help="fraction of the labelled frames to keep (e.g. 0.1)")
-    d.add_argument("--downsample", type=int, default=1, metavar="N", help="keep every N-th frame")
-    d.add_argument("--fps", type=float, default=50.0, help="frame rate the model works at (default: %(default)s)")
+    d.add_argument("--downsample", type=opt.positive_int, default=1, metavar="N", help="keep every N-th frame")
+    d.add_argument("--fps", type=opt.fps_value, default=50.0, help="frame rate the model works at (default: %(default)s)")
     d.add_argument("--cameras", choices=["virtual", "h36m"], default="virtual",
                    help="random virtual cameras, or the Human3.6M cameras of each subject")
     d.add_argument("--noise", choices=["detector", "clean"], default="detector",
@@ -48,8 +50,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="filter widths; receptive field = their product (default: %(default)s = 81)")
     m.add_argument("--causal", action="store_true", help="causal convolutions (streaming)")
     m.add_argument("--dense", action="store_true", help="dense convolutions (no dilation)")
-    m.add_argument("-ch", "--channels", type=int, default=256, help="channels per layer (default: %(default)s)")
-    m.add_argument("-drop", "--dropout", type=float, default=0.25, help="dropout (default: %(default)s)")
+    m.add_argument("-ch", "--channels", type=opt.number(int, min=1, max=8192), default=256, help="channels per layer (default: %(default)s)")
+    m.add_argument("-drop", "--dropout", type=opt.number(float, min=0, max=0.99), default=0.25, help="dropout (default: %(default)s)")
     m.add_argument("--trajectory", action="store_true",
                    help="train a trajectory model (root position in camera space) instead of a pose model")
     m.add_argument("--semi-supervised", action="store_true",
@@ -59,40 +61,42 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="back-projection loss on unlabelled data: on root-centred, size-normalised 2D "
                         "shapes (normalized, default), which keeps trajectory errors out of the pose, or "
                         "the paper's, in image units (absolute)")
-    m.add_argument("--warmup", type=int, default=1, help="supervised-only epochs before semi-supervision")
+    m.add_argument("--warmup", type=opt.nonneg_int, default=1, help="supervised-only epochs before semi-supervision")
     m.add_argument("--input-norm", choices=("focal_scaled", "focal"), default="focal_scaled",
                    help="2D input units: camera rays (x - c) / f, further centred on the person and divided "
                         "by their 2D size (focal_scaled, default: lens- and distance-invariant), or rays only")
     m.add_argument("--init", default="", metavar="NAME_OR_PATH",
                    help="start from this poselift model's weights (same architecture), i.e. fine-tune it")
     o = p.add_argument_group("optimisation")
-    o.add_argument("-lr", "--learning-rate", type=float, default=1e-3)
-    o.add_argument("-lrd", "--lr-decay", type=float, default=0.95, help="per-epoch learning-rate factor")
+    o.add_argument("-lr", "--learning-rate", type=opt.positive_float, default=1e-3)
+    o.add_argument("-lrd", "--lr-decay", type=opt.number(float, min=0, min_open=True, max=1), default=0.95, help="per-epoch learning-rate factor")
     o.add_argument("--lr-schedule", choices=("epoch", "time"), default="epoch",
                    help="epoch: lr x lr_decay^epoch (VideoPose3D's); time: the same exponential decay laid over "
                         "--time-limit, from lr to lr x --lr-final, so the run reaches its low tail at the limit "
                         "(resumes continue the schedule from the recorded elapsed time)")
-    o.add_argument("--lr-final", type=float, default=0.01, metavar="FACTOR",
+    o.add_argument("--lr-final", type=opt.number(float, min=0, min_open=True, max=1), default=0.01, metavar="FACTOR",
                    help="with --lr-schedule time: final learning rate as a fraction of -lr (default: %(default)s)")
-    o.add_argument("--velocity-weight", type=float, default=0.0, metavar="W",
+    o.add_argument("--velocity-weight", type=opt.number(float, min=0, max=1000), default=0.0, metavar="W",
                    help="add W x MPJVE (error of frame-to-frame motion) to the pose loss (default: %(default)s)")
     o.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
-    o.add_argument("-e", "--epochs", type=int, default=20)
-    o.add_argument("-b", "--batch-size", type=int, default=64, help="chunks per batch (default: %(default)s)")
-    o.add_argument("--chunk", type=int, default=32, help="output frames per chunk (default: %(default)s)")
-    o.add_argument("--epoch-size", type=int, default=20000, help="chunks per epoch (default: %(default)s)")
+    o.add_argument("-e", "--epochs", type=opt.positive_int, default=20)
+    o.add_argument("-b", "--batch-size", type=opt.positive_int, default=64, help="chunks per batch (default: %(default)s)")
+    o.add_argument("--chunk", type=opt.positive_int, default=32, help="output frames per chunk (default: %(default)s)")
+    o.add_argument("--epoch-size", type=opt.positive_int, default=20000, help="chunks per epoch (default: %(default)s)")
     o.add_argument("--seed", type=int, default=1234)
-    o.add_argument("--time-limit", type=float, default=0.0, metavar="MIN",
+    o.add_argument("--time-limit", type=opt.nonneg_float, default=0.0, metavar="MIN",
                    help="stop after the epoch that passes this many minutes (0: no limit)")
     r = p.add_argument_group("output")
     r.add_argument("-o", "--output", required=True, metavar="MODEL.safetensors", help="where to write the model")
     r.add_argument("--checkpoint-dir", default=None, metavar="DIR",
                    help="resumable checkpoints (default: beside the output, <output>.ckpt/)")
-    r.add_argument("--checkpoint-frequency", type=int, default=1, metavar="EPOCHS")
+    r.add_argument("--checkpoint-frequency", type=opt.positive_int, default=1, metavar="EPOCHS")
     r.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     r.add_argument("--device", default="auto", help="auto (GPU if present), cpu, cuda, cuda:1...")
-    r.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
+    r.add_argument("--threads", type=opt.nonneg_int, default=0, help="torch CPU threads (0: torch's default)")
     r.add_argument("--licence", default=None, help="licence text for the model card (default: from the data)")
+    r.add_argument("--progress", dest="progress", action="store_true", default=None,
+                   help="progress bars even when stderr is not a terminal (default: only on a terminal)")
     r.add_argument("--no-progress", dest="progress", action="store_false")
     p.set_defaults(func=run)
 
@@ -113,6 +117,8 @@ LICENCES = {
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.progress is None:
+        args.progress = sys.stderr.isatty()
     import torch
 
     from poselift.train.data import default_data_dir, load_clips, split_validation, take_subset

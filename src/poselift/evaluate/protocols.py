@@ -17,6 +17,7 @@ import numpy as np
 from poselift.data.synth import DetectorNoise
 from poselift.errors import InputError
 from poselift.geometry.cameras import Camera, h36m_cameras
+from poselift.geometry.intrinsics import pixels_to_rays
 from poselift.geometry.metrics import evaluate_sequences, p_mpjpe, aggregate_by_action
 from poselift.geometry.skeletons import convert
 from poselift.lift.pipeline import Tracks2D, lift_tracks
@@ -96,7 +97,7 @@ def _score(lm: LiftModel, seqs: list[Sequence2D3D], tta: bool, progress: bool) -
                 root = s.gt_cam[:, 0]
                 traj_err.append((np.linalg.norm(out["trajectory"] - root, axis=-1).mean(), len(root)))
                 # Naive baseline: the right direction (from the 2D root) at a constant, mean depth.
-                ray = np.concatenate([(s.kp_px[:, 0] - np.asarray(s.center)) / s.focal,
+                ray = np.concatenate([pixels_to_rays(s.kp_px[:, 0], focal_px=s.focal, center_px=s.center),
                                       np.ones((len(root), 1))], axis=1)
                 base = ray * root[:, 2].mean()
                 traj_base.append((np.linalg.norm(base - root, axis=-1).mean(), len(root)))

@@ -197,28 +197,8 @@ def _as_like(a: Any, ref: Array) -> Array:
     return np.asarray(a, dtype=ref.dtype)
 
 
-def focal_from_fov(fov_degrees: float, width: int, height: int) -> float:
-    """Pixel focal length for a horizontal field of view on an image ``width`` wide.
-
-    For portrait frames (height > width) the field of view is taken along the long
-    side, which is how phone makers quote it.
-    """
-    side = max(width, height)
-    return side / 2 / np.tan(np.radians(fov_degrees) / 2)
-
-
-def default_focal_length(width: int, height: int) -> float:
-    """A sensible focal length when none is known: a 26 mm-equivalent phone main camera.
-
-    A 35 mm-equivalent focal length ``f_eq`` spans the frame diagonal 43.27 mm, so
-    ``f_px = f_eq / 43.27 * diagonal_px``.
-    """
-    return 26.0 / 43.27 * float(np.hypot(width, height))
-
-
-def focal_from_35mm(f_eq_mm: float, width: int, height: int) -> float:
-    """Pixel focal length for a 35 mm-equivalent lens (diagonal convention)."""
-    return f_eq_mm / 43.27 * float(np.hypot(width, height))
+# Lens helpers live with the validated camera model; re-exported here for old callers.
+from poselift.geometry.intrinsics import default_focal_length, focal_from_35mm, focal_from_fov  # noqa: E402,F401
 
 
 @dataclass(frozen=True)

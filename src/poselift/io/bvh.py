@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import gzip
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -119,17 +118,18 @@ class BvhMotion:
 
 # ----------------------------------------------------------------------------- parsing
 
+# Bounds on what a file may expand to: its text (plain or gunzipped), and frames x joints,
+# which sets the size of the forward-kinematics arrays (72 bytes per joint and frame).
+MAX_TEXT_BYTES = 512 * 2**20
+MAX_FRAME_JOINTS = 20_000_000
+# Frame rates from 0.1 to 10000 fps; beyond them "Frame Time" is a typo or a trap.
+FRAME_TIME_RANGE = (1e-4, 10.0)
+
+
 def _open_text(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read file ({exc.strerror or exc})", path) from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the suffix says
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise InputError(f"corrupt gzip data ({exc})", path) from None
-    return raw.decode("utf-8", errors="replace")
+    from poselift.fsutil import read_bounded
+
+    return read_bounded(path, MAX_TEXT_BYTES, what="BVH file").decode("utf-8", errors="replace")
 
 
 def read_bvh(path: str | Path) -> BvhMotion:
@@ -236,10 +236,16 @@ def parse_bvh(text: str, source: str | Path | None = None) -> BvhMotion:
         raise InputError(f"MOTION holds {values.size} numbers, not a multiple of the "
                          f"{num_channels} channels", source)
     rows = values.size // num_channels
+    if rows * len(names) > MAX_FRAME_JOINTS:
+        raise InputError(f"{rows} frames x {len(names)} joints is more than the {MAX_FRAME_JOINTS} allowed", source)
+    if not np.isfinite(values).all():
+        raise InputError("MOTION data holds NaN or infinite values", source)
+    rows = values.size // num_channels
     if rows != frames:
         if rows < frames:
-            warnings.warn(f"{source}: header says {frames} frames but only {rows} are present; using {rows}",
-                          stacklevel=2)
+            from poselift.errors import warn_once
+
+            warn_once(f"header says {frames} frames but only {rows} are present; using {rows}", source)
         else:
             raise InputError(f"header says {frames} frames but {rows} are present", source)
     return BvhMotion(names=names, parents=np.array(parents), offsets=np.array(offsets),
@@ -261,8 +267,10 @@ def _parse_motion(body: str, source: str | Path | None) -> tuple[int, float, np.
         frame_time = float(m_time.group(1))
     except ValueError:
         raise InputError(f"bad Frame Time {m_time.group(1)!r}", source) from None
-    if not frame_time > 0:
-        raise InputError(f"Frame Time must be positive, got {frame_time}", source)
+    lo, hi = FRAME_TIME_RANGE
+    if not lo <= frame_time <= hi:
+        raise InputError(f"Frame Time must be between {lo:g} and {hi:g} seconds "
+                         f"({1 / hi:g} to {1 / lo:g} fps), got {frame_time:g}", source)
     data = body[m_time.end():]
     # np.loadtxt is an order of magnitude slower on files of 10^6 numbers.
     try:

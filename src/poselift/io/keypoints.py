@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from poselift.errors import InputError
+from poselift.errors import InputError, PoseliftError
 from poselift.geometry.skeletons import COCO17
 
 OPENPOSE_BODY25 = (
@@ -141,33 +141,58 @@ class KeypointSequence:
 
 # ---------------------------------------------------------------------------- helpers
 
+# A keypoint JSON of an hour of 60 fps video with 10 people is about 100 MiB.
+MAX_JSON_BYTES = 512 * 2**20
+
+
 def _read_json(path: Path) -> Any:
+    from poselift.fsutil import read_bounded
+
+    raw = read_bounded(path, MAX_JSON_BYTES, what="keypoint file")
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rt", encoding="utf-8") as f:
-                return json.load(f)
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise InputError("no such file", path) from None
-    except (json.JSONDecodeError, UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        return json.loads(raw.decode("utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"not valid JSON: {str(exc).splitlines()[0]}", path) from None
+    except RecursionError:
+        raise InputError("not valid JSON: nested too deeply", path) from None
+
+
+def _number(value: Any, what: str, path: Path, kind: type = float) -> Any:
+    """A JSON number field as ``kind``, or a one-line error naming the field."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{what} must be a number, got {_short_repr(value)}", path)
+    v = float(value)
+    if not np.isfinite(v) or (kind is int and (not v.is_integer() or abs(v) > 2**53)):
+        raise InputError(f"{what} must be a finite {'whole ' if kind is int else ''}number, got {_short_repr(value)}",
+                         path)
+    return int(v) if kind is int else v
+
+
+def _short_repr(value: Any) -> str:
+    r = repr(value)
+    return r if len(r) <= 40 else r[:37] + "..."
 
 
 _DIGITS = re.compile(r"(\d+)")
+MAX_FRAME_NUMBER = 10**12
+# No camera makes images over 65536 px a side; keypoints beyond 10 such sides are garbage.
+MAX_PIXEL = 655360.0
 
 
 def _frame_number(name: Any) -> int | None:
     """Frame number from an int id or the last digit run of a name like ``"frame_0012.jpg"``."""
     if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
-        return int(name)
-    if isinstance(name, float) and name.is_integer():
-        return int(name)
-    if isinstance(name, str):
+        n = int(name)
+    elif isinstance(name, float) and name.is_integer():
+        n = int(name)
+    elif isinstance(name, str):
         runs = _DIGITS.findall(Path(name).stem)
-        if runs:
-            return int(runs[-1])
-    return None
+        if not runs:
+            return None
+        n = int(runs[-1][-18:])  # int() of a 5000-digit run is an error; no video has 10^18 frames
+    else:
+        return None
+    return n if 0 <= n < MAX_FRAME_NUMBER else None
 
 
 def _flat_keypoints(values: Any, allowed_joints: tuple[int, ...], what: str, path: Path) -> np.ndarray:
@@ -179,12 +204,26 @@ def _flat_keypoints(values: Any, allowed_joints: tuple[int, ...], what: str, pat
         expected = " or ".join(f"{j * 3} ({j} joints x 3)" for j in allowed_joints)
         raise InputError(f"{what}: expected {expected} keypoint values, got {n}", path)
     try:
-        arr = np.asarray(values, dtype=np.float32).reshape(-1, 3)
-    except (TypeError, ValueError):
+        # float64 first: a value beyond float32's range must be seen, not overflow to inf.
+        arr = np.asarray(values, dtype=np.float64).reshape(-1, 3)
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{what}: keypoints must be numbers", path) from None
     bad = ~np.isfinite(arr).all(axis=1)
     arr[bad] = 0.0  # a NaN joint is a missing joint
-    return arr
+    far = np.abs(arr[:, :2]).max(axis=1) > MAX_PIXEL
+    if far.any():
+        j = int(np.flatnonzero(far)[0])
+        raise InputError(f"{what}: joint {j} at ({arr[j, 0]:.3g}, {arr[j, 1]:.3g}) px is outside any image "
+                         f"(|x|, |y| <= {MAX_PIXEL:g})", path)
+    arr[:, 2] = np.clip(arr[:, 2], -1.0, 2.0)  # confidences are clipped to [0, 1] later
+    return arr.astype(np.float32)
+
+
+def _score(det: dict, joints: np.ndarray, what: str, path: Path) -> float:
+    """A detection's score: its ``score`` field, else the mean joint confidence; NaN counts as 0."""
+    if "score" not in det:
+        return float(np.nan_to_num(joints[:, 2].mean()))
+    return _number(det["score"], f"{what}.score", path)
 
 
 def _assemble(frames: dict[int, list[tuple[np.ndarray, float, int | None]]], source: str,
@@ -264,15 +303,28 @@ def _coco_from_data(data: Any, path: Path, fps: float | None) -> KeypointSequenc
             if not isinstance(im, dict) or "id" not in im:
                 raise InputError(f"COCO JSON: images[{i}] has no 'id'", path)
             num = im.get("frame_id", im.get("frame_index"))
-            if num is None:
-                num = _frame_number(im.get("file_name")) if "file_name" in im else None
-            id_to_frame[im["id"]] = int(num) if num is not None else i
+            if num is not None:
+                num = _number(num, f"COCO JSON: images[{i}].frame_id", path, int)
+                if not 0 <= num < MAX_FRAME_NUMBER:
+                    raise InputError(f"COCO JSON: images[{i}].frame_id {num} is out of range", path)
+            elif "file_name" in im:
+                num = _frame_number(im.get("file_name"))
+            try:
+                id_to_frame[im["id"]] = num if num is not None else i
+            except TypeError:
+                raise InputError(f"COCO JSON: images[{i}].id must be a number or a string", path) from None
         if len(set(id_to_frame.values())) != len(id_to_frame):
             # File names do not number frames uniquely: fall back to list order.
             id_to_frame = {im["id"]: i for i, im in enumerate(images)}
         extra = list(id_to_frame.values())
         if images and "width" in images[0] and "height" in images[0]:
-            image_size = (int(images[0]["width"]), int(images[0]["height"]))
+            image_size = (_number(images[0]["width"], "COCO JSON: images[0].width", path, int),
+                          _number(images[0]["height"], "COCO JSON: images[0].height", path, int))
+            from poselift.geometry.intrinsics import check_image_size
+            try:
+                check_image_size(*image_size)
+            except PoseliftError as exc:
+                raise InputError(f"COCO JSON: images[0]: {exc}", path) from None
     elif isinstance(data, list):
         anns, is_gt, id_to_frame = data, False, {}
     else:
@@ -284,6 +336,10 @@ def _coco_from_data(data: Any, path: Path, fps: float | None) -> KeypointSequenc
             raise InputError(f"{what} needs 'image_id' and 'keypoints'", path)
         if ann.get("category_id", 1) != 1 or ann.get("iscrowd", 0):
             continue
+        try:
+            hash(ann["image_id"])
+        except TypeError:
+            raise InputError(f"{what}: image_id must be a number or a string", path) from None
         joints = _flat_keypoints(ann["keypoints"], (17,), what, path)
         if is_gt:
             joints[:, 2] = (joints[:, 2] > 0).astype(np.float32)
@@ -297,9 +353,10 @@ def _coco_from_data(data: Any, path: Path, fps: float | None) -> KeypointSequenc
             frame = _frame_number(ann["image_id"])
             if frame is None:
                 raise InputError(f"{what}: cannot read a frame number from image_id {ann['image_id']!r}", path)
-        score = float(ann.get("score", joints[:, 2].mean()))
+        score = _score(ann, joints, what, path)
         tid = ann.get("track_id")
-        frames.setdefault(frame, []).append((joints, score, int(tid) if tid is not None else None))
+        tid = None if tid is None else _number(tid, f"{what}.track_id", path, int)
+        frames.setdefault(frame, []).append((joints, score, tid))
     if not any(frames.values()):
         raise InputError("no person keypoints in file", path)
     # Track ids are usable only if every detection has one.
@@ -334,8 +391,9 @@ def _alphapose_from_data(data: Any, path: Path, fps: float | None) -> KeypointSe
         tid = det.get("idx")
         if isinstance(tid, list):
             tid = tid[0] if tid and not isinstance(tid[0], list) else None
-        score = float(det.get("score", joints[:, 2].mean()))
-        frames.setdefault(frame, []).append((joints, score, int(tid) if tid is not None else None))
+        score = _score(det, joints, what, path)
+        tid = None if tid is None else _number(tid, f"{what}.idx", path, int)
+        frames.setdefault(frame, []).append((joints, score, tid))
     if frames and not all(t is not None for d in frames.values() for *_, t in d):
         frames = {f: [(j, s, None) for j, s, _ in d] for f, d in frames.items()}
     return _assemble(frames, "alphapose", fps, None, path)
@@ -347,6 +405,8 @@ def _openpose_people(data: Any, path: Path) -> list[tuple[np.ndarray, float, int
     out = []
     for i, person in enumerate(data["people"]):
         values = person.get("pose_keypoints_2d") if isinstance(person, dict) else None
+        if values is not None and not isinstance(values, (list, tuple)):
+            raise InputError(f"OpenPose JSON: people[{i}].pose_keypoints_2d must be a list of numbers", path)
         if values is None:
             raise InputError(f"OpenPose JSON: people[{i}] has no 'pose_keypoints_2d'", path)
         if len(values) == 0:
@@ -359,7 +419,8 @@ def _openpose_people(data: Any, path: Path) -> list[tuple[np.ndarray, float, int
         pid = person.get("person_id")
         if isinstance(pid, list):
             pid = pid[0] if pid else None
-        pid = int(pid) if pid is not None and int(pid) >= 0 else None
+        pid = None if pid is None else _number(pid, f"OpenPose JSON: people[{i}].person_id", path, int)
+        pid = pid if pid is not None and pid >= 0 else None
         out.append((coco, float(coco[coco[:, 2] > 0, 2].mean()), pid))
     return out
 

@@ -391,6 +391,10 @@ def _bvh_identity(path: Path, skeleton: SkeletonMap) -> tuple[str, str, str]:
     return dataset, subject, action
 
 
+# 11 hours at 50 fps: more is a lying Frame Time, not motion capture.
+MAX_RESAMPLED_FRAMES = 2_000_000
+
+
 def load_bvh_clip(path: str | Path, fps: float = DEFAULT_FPS, skeleton_map: SkeletonMap | None = None,
                   dataset: str | None = None) -> MocapClip:
     """Import one BVH file as a :class:`MocapClip` (no caching; see :func:`load_mocap_file`)."""
@@ -403,6 +407,9 @@ def load_bvh_clip(path: str | Path, fps: float = DEFAULT_FPS, skeleton_map: Skel
     if not np.isfinite(pos).all():
         raise InputError("motion contains NaN or infinite values", p)
     src_fps = _nice_fps(bvh.fps)
+    if fps and (bvh.num_frames - 1) / src_fps * fps > MAX_RESAMPLED_FRAMES:
+        raise InputError(f"{bvh.num_frames} frames at {src_fps:g} fps would be more than "
+                         f"{MAX_RESAMPLED_FRAMES} frames at {fps:g} fps", p)
     pos = resample(pos, src_fps, fps) if fps else pos
     ds, subject, action = _bvh_identity(p, m)
     ds = dataset or ds
@@ -493,10 +500,11 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
     Raises:
         InputError: unreadable or malformed file, unknown skeleton.
     """
+    from poselift.fsutil import check_input
+
     p = Path(path)
     kind = _kind(p)
-    if not p.is_file():
-        raise InputError("file not found", p)
+    check_input(p, what="mocap file")
     if joints not in (17, 32):
         raise InputError(f"joints must be 17 or 32, not {joints}", p)
     if joints == 32 and kind == "bvh":
@@ -515,7 +523,9 @@ def load_mocap_file(path: str | Path, fps: float = DEFAULT_FPS, cache: bool = Tr
             clips = [load_h36m_expmap_clip(p, fps, joints)]
         else:
             clips = load_data_3d_npz(p, fps, joints=joints)
-    except PoseliftError:
+    except PoseliftError as exc:
+        if exc.path is None:  # e.g. an unknown skeleton: say which file
+            raise InputError(super(PoseliftError, exc).__str__(), p) from None
         raise
     except (ValueError, IndexError, MemoryError) as exc:
         raise InputError(f"cannot import ({type(exc).__name__}: {exc})", p) from None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import pickle
 import zipfile
+import struct
 import zlib
 from pathlib import Path
 from typing import Any
@@ -56,15 +57,31 @@ def safe_unpickle(data: bytes | io.BufferedIOBase) -> Any:
     return _RestrictedUnpickler(stream, encoding="latin1").load()
 
 
-def _read_npy(fp: io.BufferedIOBase) -> np.ndarray:
+# What one file may expand to in memory. Human3.6M's largest VideoPose3D file (2D
+# detections of four cameras) is about 0.5 GiB of arrays.
+MAX_NPZ_BYTES = 2 * 2**30
+
+
+def _read_npy(fp: io.BufferedIOBase, available: int | None = None) -> np.ndarray:
+    """One ``.npy`` stream; ``available`` is its byte size when known (a zip member's),
+    checked against the header's declared shape before anything is allocated."""
     version = np.lib.format.read_magic(fp)
     if version == (1, 0):
         shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
-    else:
+    elif version in ((2, 0), (3, 0)):
         shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
     if dtype.hasobject:
         return safe_unpickle(fp)
-    count = int(np.prod(shape)) if shape else 1
+    count = 1
+    for n in shape:
+        count *= int(n)
+    nbytes = count * dtype.itemsize
+    if nbytes > MAX_NPZ_BYTES or (available is not None and nbytes > available):
+        raise _TooLarge(f"an array declares shape {tuple(shape)} of {dtype} ({nbytes / 2**20:.0f} MiB), "
+                        + ("more than the file holds" if available is not None and nbytes <= MAX_NPZ_BYTES
+                           else f"more than the {MAX_NPZ_BYTES / 2**30:.0f} GiB allowed"))
     data = fp.read(count * dtype.itemsize)
     if len(data) != count * dtype.itemsize:
         raise ValueError("array data is truncated")
@@ -84,26 +101,40 @@ def load_npz(path: str | Path) -> dict[str, Any]:
         InputError: missing, unreadable or malformed file.
         UnsafeFileError: pickled content referencing anything beyond NumPy types.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("file not found", p)
+    from poselift.fsutil import check_input
+
+    p = check_input(path, what="npz file")
     out: dict[str, Any] = {}
     try:
         if p.suffix == ".npy":
             with p.open("rb") as fp:
-                return {"arr_0": _unwrap(_read_npy(fp))}
+                return {"arr_0": _unwrap(_read_npy(fp, p.stat().st_size))}
         with zipfile.ZipFile(p) as zf:
-            for member in zf.namelist():
-                if not member.endswith(".npy"):
-                    continue
-                with zf.open(member) as fp:
-                    out[member[:-4]] = _unwrap(_read_npy(fp))
+            members = [i for i in zf.infolist() if i.filename.endswith(".npy")]
+            total = sum(i.file_size for i in members)
+            if total > MAX_NPZ_BYTES:
+                raise _TooLarge(f"its arrays would take {total / 2**20:.0f} MiB, more than the "
+                                f"{MAX_NPZ_BYTES / 2**30:.0f} GiB allowed")
+            for info in members:
+                with zf.open(info) as fp:
+                    out[info.filename[:-4]] = _unwrap(_read_npy(fp, info.file_size))
     except UnsafeFileError as exc:
         raise UnsafeFileError(str(exc), p) from None
+    except _TooLarge as exc:
+        raise InputError(f"refusing to load: {exc}", p) from None
+    except RecursionError:
+        raise InputError("not a readable .npz file (pickled data nested too deeply)", p) from None
+    except MemoryError:
+        raise InputError("not a readable .npz file (its content does not fit in memory)", p) from None
     except (zipfile.BadZipFile, zlib.error, ValueError, EOFError, pickle.UnpicklingError, OSError, KeyError,
-            AttributeError, TypeError, IndexError) as exc:
+            AttributeError, TypeError, IndexError, NotImplementedError, OverflowError,
+            UnicodeDecodeError, struct.error) as exc:
         raise InputError(f"not a readable .npz file ({type(exc).__name__}: {exc})", p) from None
     return out
+
+
+class _TooLarge(Exception):
+    pass
 
 
 def _unwrap(a: Any) -> Any:
@@ -114,6 +145,14 @@ def _unwrap(a: Any) -> Any:
 
 def save_npz(path: str | Path, compressed: bool = True, **arrays: Any) -> None:
     """Write an ``.npz`` atomically (temp file in the same folder, then rename)."""
-    save = np.savez_compressed if compressed else np.savez
-    # NumPy appends ".npz" to names without it, so the temp name carries it.
-    atomic_write(path, lambda tmp: save(tmp, **arrays), suffix=".npz")
+    atomic_write(path, lambda tmp: _write_npz(tmp, arrays, compressed), suffix=".npz")
+
+
+def _write_npz(path: Path, arrays: dict[str, Any], compressed: bool) -> None:
+    """``np.savez[_compressed]`` with the zip file closed on every path: NumPy's own leaves
+    it open when a write fails (disk full), and its ``__del__`` then prints a traceback."""
+    mode = zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED
+    with open(path, "wb") as f, zipfile.ZipFile(f, mode="w", compression=mode, allowZip64=True) as zf:
+        for key, val in arrays.items():
+            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(val), allow_pickle=True)

@@ -149,11 +149,9 @@ def _av():
 def _open_input(path: str | os.PathLike):
     """Open a container and its first video stream, turning every failure into InputError."""
     av = _av()
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file", p)
-    if p.is_dir():
-        raise InputError("is a directory, not a video", p)
+    from poselift.fsutil import check_input
+
+    p = check_input(path, what="video")
     if p.stat().st_size == 0:
         raise InputError("file is empty", p)
     try:
@@ -305,6 +303,8 @@ def read_frames(path: str | os.PathLike, start: float | str | None = None, end: 
         last_time = None
         emitted = 0
         index = -1
+        stopped = False
+        declared = int(stream.frames or 0)
         try:
             for frame in container.decode(stream):
                 index += 1
@@ -322,6 +322,7 @@ def read_frames(path: str | os.PathLike, start: float | str | None = None, end: 
                 if t0 is not None and t < t0 - 1e-6:
                     continue
                 if t1 is not None and t >= t1 - 1e-6:
+                    stopped = True
                     break
                 if period:
                     # Keep a frame once the target grid reaches it; a quarter-period
@@ -339,6 +340,12 @@ def read_frames(path: str | os.PathLike, start: float | str | None = None, end: 
         except av.FFmpegError as exc:
             where = f" at {last_time:.3f} s" if last_time is not None else ""
             raise InputError(f"cannot decode video{where}: {_short(exc)}", path) from None
+        if not stopped and declared > 0 and index + 1 < declared - max(2, declared // 100):
+            # FFmpeg ends a cut-off file quietly; the container still says how long it was.
+            from poselift.errors import warn_once
+
+            warn_once(f"video is truncated: decoded {index + 1} of the {declared} frames its header declares",
+                      path)
         if emitted == 0:
             if index < 0:
                 raise InputError("video has no frames", path)

@@ -97,7 +97,8 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
                 focal_px: float | None = None, fixed_bones: bool = False,
                 geometric_trajectory: bool = False,
-                center_px: tuple[float, float] | None = None, repair_flips: bool = False) -> Result3D:
+                center_px: tuple[float, float] | None = None, repair_flips: bool = False,
+                source: Path | None = None) -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -117,19 +118,27 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     (:func:`~poselift.detect.lr_repair.repair_left_right`); the repaired 2D is what the
     result's ``keypoints_2d`` holds.
     """
+    from poselift.geometry.intrinsics import resolve_intrinsics
+
+    from poselift.errors import PoseliftError
+
     p_count, t_count = tracks.valid.shape
+    try:
+        intr = resolve_intrinsics(tracks.width, tracks.height, focal_px, center_px=center_px)
+    except PoseliftError as exc:
+        raise InputError(str(exc), source) from None
+    focal_px, center_px = intr.focal_px, intr.center_px
+    # A frame with a non-finite joint is a gap: it must neither be lifted nor spread NaN
+    # through the network's receptive field into its neighbours.
+    valid = np.asarray(tracks.valid, bool) & np.isfinite(tracks.keypoints).all(axis=(-1, -2))
     if repair_flips:
         from poselift.detect.lr_repair import repair_left_right
 
         kp_r, sc_r = tracks.keypoints.copy(), tracks.scores.copy()
         for p in range(p_count):
-            kp_r[p], sc_r[p], _ = repair_left_right(tracks.keypoints[p], tracks.scores[p], tracks.valid[p],
-                                                    tracks.layout)
+            kp_r[p], sc_r[p], _ = repair_left_right(tracks.keypoints[p], tracks.scores[p], valid[p], tracks.layout)
         tracks = Tracks2D(kp_r, sc_r, tracks.valid, tracks.layout, tracks.width, tracks.height, tracks.fps,
                           tracks.timestamps)
-    if focal_px is None:
-        from poselift.geometry.cameras import default_focal_length
-        focal_px = default_focal_length(tracks.width, tracks.height)
     try:
         kp_model = convert(tracks.keypoints, tracks.layout, lm.input_layout)
     except ValueError as exc:
@@ -146,7 +155,7 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
         times = np.arange(t_count) / tracks.fps
     resample = times is not None and tracks.fps is not None and abs(tracks.fps - lm.fps) > 0.01 * lm.fps
     for p in range(p_count):
-        for s, e in _segments(tracks.valid[p]):
+        for s, e in _segments(valid[p]):
             seg = kp_model[p, s:e]
             if resample:
                 t_seg = times[s:e]
@@ -164,13 +173,16 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
             poses[p, s:e] = pose
             if tr is not None:
                 traj[p, s:e] = tr
+    # Never a non-finite pose marked valid (the network or the root solver may overflow).
+    valid &= np.isfinite(poses).all(axis=(-1, -2)) & np.isfinite(traj).all(axis=-1)
+    poses[~valid] = np.nan
     if fixed_bones and lm.output_layout == "h36m17":
         for p in range(p_count):
-            if tracks.valid[p].any():
+            if valid[p].any():
                 # Rigid pelvis/thorax too, so a BVH rig can play the npz back exactly.
-                v = tracks.valid[p]
+                v = valid[p]
                 poses[p, v] = fit_rigid_skeleton(enforce_bone_lengths(poses[p, v])).positions
-    invalid = ~tracks.valid
+    invalid = ~valid
     kp_out = kp17.astype(np.float32).copy()
     kp_out[invalid] = np.nan
     sc_out = sc17.astype(np.float32).copy()
@@ -178,9 +190,9 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     traj[invalid] = np.nan if (lm.model_traj is not None or geometric_trajectory) else 0.0
     fps = tracks.fps if tracks.fps else lm.fps
     # The intrinsics used are part of the result: they set the lens normalisation and depth.
-    cx, cy = center_px if center_px is not None else (tracks.width / 2, tracks.height / 2)
+    cx, cy = center_px
     extra = {"focal_length": np.float64(focal_px), "principal_point": np.array([cx, cy], np.float64)}
-    return Result3D(poses, traj, kp_out, sc_out, tracks.valid.copy(), float(fps), (tracks.width, tracks.height),
+    return Result3D(poses, traj, kp_out, sc_out, valid, float(fps), (tracks.width, tracks.height),
                     extra)
 
 
@@ -198,6 +210,70 @@ def _read_tracks(path: Path) -> tuple[str, dict[str, Tracks2D]]:
 
     data = load_npz(path)  # read once, then interpreted by kind
     kind = vp3d.detect_npz_kind(path, data)
+    try:
+        tracks = _read_tracks(path, data, kind)
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
+        # Fields of the wrong type deep in VideoPose3D's nested dicts.
+        raise InputError(f"malformed {kind} npz ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
+                         path) from None
+    return {name: check_tracks(tr, path, name if len(tracks) > 1 else None) for name, tr in tracks.items()}
+
+
+# Keypoints this many image sizes outside the image are garbage, not people.
+MAX_OUTSIDE = 10.0
+
+
+def check_tracks(tr: Tracks2D, path: Path | None = None, name: str | None = None) -> Tracks2D:
+    """Validate 2D tracks read from a file (in place) and return them.
+
+    Refused, as one line naming the file and the field: an image size that is not
+    1..65536 px, a frame rate that is not finite and in [0, 10000] (0: unknown), no
+    frames, infinite coordinates, or coordinates more than ``MAX_OUTSIDE`` image sizes
+    outside the image. NaN marks a missing joint: a frame with any NaN joint is not
+    valid (it becomes a gap, never a pose); NaN scores become 0.
+    """
+    from poselift.errors import PoseliftError
+    from poselift.geometry.intrinsics import check_image_size
+
+    where = f"{name}: " if name else ""
+    try:
+        check_image_size(tr.width, tr.height)
+    except PoseliftError as exc:
+        raise InputError(f"{where}image_size: {exc}", path) from None
+    if tr.fps is not None:
+        fps = float(tr.fps)
+        if not (np.isfinite(fps) and 0 <= fps <= 10000):
+            raise InputError(f"{where}fps must be a finite frame rate in [0, 10000], got {fps:g}", path)
+        tr.fps = fps or None
+    kp = np.asarray(tr.keypoints, np.float32)
+    if kp.ndim != 4 or kp.shape[-1] != 2 or kp.shape[1] == 0 or kp.shape[0] == 0:
+        raise InputError(f"{where}keypoints_2d has shape {kp.shape}: no frames to lift", path)
+    if np.isinf(kp).any():
+        raise InputError(f"{where}keypoints_2d holds infinite coordinates (NaN marks a missing joint)", path)
+    side = max(tr.width, tr.height)
+    finite = np.isfinite(kp)
+    if finite.any():
+        lo = np.array([-MAX_OUTSIDE * side] * 2)
+        hi = np.array([tr.width + MAX_OUTSIDE * side, tr.height + MAX_OUTSIDE * side])
+        out = finite & ((kp < lo) | (kp > hi))
+        if out.any():
+            worst = float(np.abs(kp[out]).max())
+            raise InputError(f"{where}keypoints_2d has coordinates up to {worst:.3g} px, far outside the "
+                             f"{tr.width}x{tr.height} image", path)
+    tr.keypoints = kp
+    sc = np.nan_to_num(np.asarray(tr.scores, np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    tr.scores = np.clip(sc, 0.0, 1.0)
+    tr.valid = np.asarray(tr.valid, bool) & finite.all(axis=(-1, -2))
+    if tr.timestamps is not None and not np.isfinite(tr.timestamps).all():
+        raise InputError(f"{where}timestamps are not finite", path)
+    if not tr.valid.any():
+        raise InputError(f"{where}no frame has all of its keypoints (all frames are invalid or NaN)", path)
+    return tr
+
+
+def _read_tracks(path: Path, data: dict[str, Any], kind: str) -> dict[str, Tracks2D]:
+    from poselift.io import vp3d
+
     if kind == "custom":
         out = {}
         for name, v in vp3d.load_custom_dataset(path, data).items():
@@ -216,12 +292,16 @@ def _read_tracks(path: Path) -> tuple[str, dict[str, Tracks2D]]:
             kp = np.asarray(d["keypoints_2d"], np.float32)
             sc = np.asarray(d["scores_2d"], np.float32)
             valid = np.asarray(d["valid"], bool)
-            w, h = (int(v) for v in np.asarray(d["image_size"]).ravel()[:2])
-            fps = float(d["fps"])
+            size = np.asarray(d["image_size"], np.float64).ravel()
+            if size.shape != (2,) or not np.isfinite(size).all():
+                raise InputError(f"image_size must be [width, height], got {size.tolist()[:4]}", path)
+            w, h = int(size[0]), int(size[1])
+            fps = float(np.asarray(d["fps"], np.float64).reshape(()))
         except (KeyError, ValueError, TypeError) as exc:
             raise InputError(f"poselift npz is missing or has a malformed key ({exc})", path) from None
-        if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2]:
-            raise InputError(f"keypoints_2d {kp.shape} / valid {valid.shape} do not match [P,T,17,2] / [P,T]", path)
+        if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2] or sc.shape != kp.shape[:3]:
+            raise InputError(f"keypoints_2d {kp.shape} / scores_2d {sc.shape} / valid {valid.shape} do not match "
+                             "[P,T,17,2] / [P,T,17] / [P,T]", path)
         return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps if fps > 0 else None)}
     raise InputError(f"a {kind} file holds no per-video 2D sequences to lift "
                      "(use 'poselift evaluate' for datasets)", path)
@@ -244,10 +324,16 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
     layouts = {t.layout for t in tracks.values()}
     native = layouts.pop() if kind in ("custom", "detectron") and len(layouts) == 1 else None
     lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense, data_layout=native)
-    from poselift.geometry.cameras import focal_from_fov
+    from poselift.geometry.intrinsics import resolve_intrinsics
 
-    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative,
-                                 focal_px=focal_px or (focal_from_fov(fov, tr.width, tr.height) if fov else None))
+    from poselift.errors import PoseliftError
+
+    try:
+        focals = {name: resolve_intrinsics(tr.width, tr.height, focal_px, fov).focal_px for name, tr in tracks.items()}
+    except PoseliftError as exc:
+        raise InputError(str(exc), input_path) from None
+    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative, focal_px=focals[name],
+                                 source=input_path)
                for name, tr in tracks.items()}
     written = []
     if not output.parent.exists():

@@ -25,6 +25,7 @@ Registry
 from __future__ import annotations
 
 import json
+import math
 import os
 import pickle
 import sys
@@ -203,9 +204,9 @@ def load_torch_checkpoint(path: str | Path) -> dict[str, Any]:
         UnsafeFileError: the pickle references something else (named in the message).
         InputError: unreadable file.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError("checkpoint not found", p)
+    from poselift.fsutil import check_input
+
+    p = check_input(path, what="checkpoint")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about weights_only=False; our unpickler is stricter
@@ -224,6 +225,25 @@ def load_torch_checkpoint(path: str | Path) -> dict[str, Any]:
     if not isinstance(ckpt, dict):
         raise InputError("checkpoint is not a dict of state dicts", p)
     return ckpt
+
+
+def _unreadable_checkpoint(p: Path, exc: Exception) -> str:
+    """Why torch could not scan ``p``, in words true for the file at hand."""
+    import zipfile
+
+    try:
+        with open(p, "rb") as f:
+            head = f.read(8)
+    except OSError:
+        head = b""
+    if not zipfile.is_zipfile(p) and head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        # torch.save before torch 1.6 (or with _use_new_zipfile_serialization=False)
+        # writes bare pickles, which torch's safe scanner cannot read.
+        return ("a legacy-serialization PyTorch checkpoint (bare pickle, written by torch < 1.6 or "
+                "_use_new_zipfile_serialization=False); this format cannot be loaded safely yet")
+    if not head:
+        return "checkpoint file is empty"
+    return f"not a readable PyTorch checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
 
 
 def _guess_vp3d_layout(path: Path) -> str | None:
@@ -397,7 +417,73 @@ def read_model_card(path: str | Path) -> dict[str, Any]:
         raise InputError(f"model card in {where} is not valid JSON ({exc})", p) from None
     if not isinstance(card, dict):
         raise InputError(f"model card in {where} is not a JSON object", p)
+    validate_card(card, p)
     return card
+
+
+_NORMALIZATIONS = ("screen", "focal", "focal_scaled")
+_TRAJ_PARAMS = ("direct", "ray_logdepth", "ray_logsize")
+
+
+def validate_card(card: dict[str, Any], path: str | Path | None = None) -> None:
+    """Refuse a model card whose fields would make the model misbehave, as one line naming
+    the field: ``kind``, ``input_layout``/``output_layout``, ``fps`` (a number in
+    (0, 10000]), ``input_normalization``, ``trajectory_parameterization`` and the
+    ``architecture`` (sizes bounded so that a lying card cannot allocate gigabytes)."""
+    from poselift.geometry.skeletons import get_skeleton
+
+    def bad(field: str, why: str) -> InputError:
+        return InputError(f"model card: {field} {why}", path)
+
+    kind = card.get("kind", "pose")
+    if kind not in ("pose", "trajectory"):
+        raise bad("kind", f"must be 'pose' or 'trajectory', got {kind!r:.60}")
+    for key in ("input_layout", "output_layout"):
+        if key not in card:
+            continue
+        v = card[key]
+        if key == "output_layout" and kind == "trajectory" and v == "root":
+            continue
+        try:
+            if not isinstance(v, str):
+                raise KeyError(v)
+            get_skeleton(v)
+        except KeyError:
+            raise bad(key, f"is not a known layout: {v!r:.60}") from None
+    if "fps" in card:
+        v = card["fps"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not (math.isfinite(v) and 0 < v <= 10000):
+            raise bad("fps", f"must be a frame rate in (0, 10000], got {v!r:.60}")
+    if card.get("input_normalization", "screen") not in _NORMALIZATIONS:
+        raise bad("input_normalization", f"must be one of {', '.join(_NORMALIZATIONS)}, "
+                                         f"got {card['input_normalization']!r:.60}")
+    if card.get("trajectory_parameterization", "direct") not in _TRAJ_PARAMS:
+        raise bad("trajectory_parameterization", f"must be one of {', '.join(_TRAJ_PARAMS)}, "
+                                                 f"got {card['trajectory_parameterization']!r:.60}")
+    arch = card.get("architecture")
+    if arch is None:
+        return
+    if not isinstance(arch, dict):
+        raise bad("architecture", "must be a JSON object")
+    limits = {"num_joints_in": (1, 1000), "in_features": (1, 16), "num_joints_out": (1, 1000),
+              "channels": (1, 8192)}
+    for key, (lo, hi) in limits.items():
+        if key in arch:
+            v = arch[key]
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise bad(f"architecture.{key}", f"must be a whole number in [{lo}, {hi}], got {v!r:.60}")
+    if "filter_widths" in arch:
+        fw = arch["filter_widths"]
+        if (not isinstance(fw, list) or not 1 <= len(fw) <= 12
+                or not all(isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= 15 and w % 2 for w in fw)):
+            raise bad("architecture.filter_widths", f"must be 1 to 12 odd whole numbers up to 15, got {fw!r:.60}")
+    if "dropout" in arch:
+        v = arch["dropout"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < 1:
+            raise bad("architecture.dropout", f"must be in [0, 1), got {v!r:.60}")
+    for key in ("causal", "dense"):
+        if key in arch and not isinstance(arch[key], bool):
+            raise bad(f"architecture.{key}", f"must be true or false, got {arch[key]!r:.60}")
 
 
 def load_poselift_network(path: str | Path) -> tuple[TemporalModel, dict[str, Any]]:

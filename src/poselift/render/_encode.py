@@ -155,6 +155,8 @@ class AtomicVideoWriter:
         try:
             for packet in self._stream.encode(frame):
                 self._container.mux(packet)
+        except OSError as e:  # PyAV's errno errors (disk full) are OSErrors too
+            raise PoseliftError(f"cannot write output: {e.strerror or e}", self.path) from None
         except av.FFmpegError as e:
             raise PoseliftError(f"video encoding failed: {e}", self.path) from None
 
@@ -167,12 +169,12 @@ class AtomicVideoWriter:
             self._container = None
             _publish(self._tmp, self.path)
             self._tmp = None
-        except av.FFmpegError as e:
-            self._discard()
-            raise PoseliftError(f"video encoding failed: {e}", self.path) from None
         except OSError as e:
             self._discard()
             raise PoseliftError(f"cannot write output: {e.strerror or e}", self.path) from None
+        except av.FFmpegError as e:
+            self._discard()
+            raise PoseliftError(f"video encoding failed: {e}", self.path) from None
         except BaseException:
             self._discard()
             raise

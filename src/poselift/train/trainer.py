@@ -30,6 +30,7 @@ import torch
 from poselift.data.keypoint_style import KEYPOINT_STYLES
 from poselift.data.synth import CameraBatch, DetectorNoise, VirtualCamera, sample_cameras
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
+from poselift.geometry.intrinsics import pixels_to_rays
 from poselift.geometry.skeletons import H36M17, coco17_to_h36m17
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
@@ -209,7 +210,8 @@ class ChunkSampler:
         y, kp, cams = self._visible_chunks(n, length)
         if self.noise is not None:
             kp, _ = self.noise.batch(self.rng, kp)
-        r = ((kp - cams.c[:, None, None]) / cams.f[:, None, None, None]).astype(np.float32)
+        r = pixels_to_rays(kp, focal_px=cams.f[:, None, None, None], center_px=cams.c[:, None, None],
+                           dtype=np.float32)
         if self.cfg.input_norm == "focal_scaled":
             # Everything (targets, root, rays) lives in the virtual camera that looks at
             # the person; see lift.inference.scaled_rays.
