@@ -199,10 +199,10 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
 # --------------------------------------------------------------------------- keypoint files
 def read_tracks_file(path: Path) -> dict[str, Tracks2D]:
     """Any supported npz of 2D keypoints -> ``{name: Tracks2D}``."""
-    return _read_tracks(path)[1]
+    return _read_tracks_kind(path)[1]
 
 
-def _read_tracks(path: Path) -> tuple[str, dict[str, Tracks2D]]:
+def _read_tracks_kind(path: Path) -> tuple[str, dict[str, Tracks2D]]:
     """``(kind, tracks)``: the file's kind (see :func:`poselift.io.vp3d.detect_npz_kind`)
     tells whether its layout is native (VideoPose3D files) or converted (poselift npz)."""
     from poselift.io import vp3d
@@ -211,12 +211,12 @@ def _read_tracks(path: Path) -> tuple[str, dict[str, Tracks2D]]:
     data = load_npz(path)  # read once, then interpreted by kind
     kind = vp3d.detect_npz_kind(path, data)
     try:
-        tracks = _read_tracks(path, data, kind)
+        kind, tracks = _parse_tracks(path, data, kind)
     except (TypeError, ValueError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         # Fields of the wrong type deep in VideoPose3D's nested dicts.
         raise InputError(f"malformed {kind} npz ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})",
                          path) from None
-    return {name: check_tracks(tr, path, name if len(tracks) > 1 else None) for name, tr in tracks.items()}
+    return kind, {name: check_tracks(tr, path, name if len(tracks) > 1 else None) for name, tr in tracks.items()}
 
 
 # Keypoints this many image sizes outside the image are garbage, not people.
@@ -271,7 +271,7 @@ def check_tracks(tr: Tracks2D, path: Path | None = None, name: str | None = None
     return tr
 
 
-def _read_tracks(path: Path, data: dict[str, Any], kind: str) -> dict[str, Tracks2D]:
+def _parse_tracks(path: Path, data: dict[str, Any], kind: str) -> tuple[str, dict[str, Tracks2D]]:
     from poselift.io import vp3d
 
     if kind == "custom":
@@ -314,7 +314,7 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
     """The ``poselift lift`` command: read, lift, write. Returns ``(path, poses_3d shape)`` per file."""
     from poselift.io.safe_npz import save_npz
 
-    kind, tracks = _read_tracks(input_path)
+    kind, tracks = _read_tracks_kind(input_path)
     if video is not None:
         if video not in tracks:
             raise InputError(f"no video {video!r} in the file (has: {', '.join(sorted(tracks))})", input_path)
