@@ -278,18 +278,25 @@ def decide_vp3d_layout(path: Path, num_joints_in: int, input_layout: str | None 
     """
     candidates = _VP3D_INPUT_LAYOUTS.get(num_joints_in, ())
     if input_layout:
-        if get_skeleton(input_layout).num_joints != num_joints_in:
-            raise InputError(f"--input-layout {input_layout} has {get_skeleton(input_layout).num_joints} joints "
-                             f"but the model takes {num_joints_in}", path)
+        try:
+            n = get_skeleton(input_layout).num_joints
+        except KeyError:
+            raise InputError(f"unknown input layout {input_layout!r}", path) from None
+        if n != num_joints_in:
+            raise InputError(f"--input-layout {input_layout} has {n} joints but the model takes {num_joints_in}",
+                             path)
         return input_layout, None
     if not candidates:
         raise InputError(f"cannot tell the input layout of a {num_joints_in}-joint model; pass --input-layout",
                          path)
     if len(candidates) == 1:
         return candidates[0], None
-    if data_layout in candidates:
-        return data_layout, None
     hint = _guess_vp3d_layout(path)
+    if data_layout in candidates:
+        if hint and hint != data_layout:
+            return data_layout, (f"{path.name}: its name suggests {hint} input but the 2D is {data_layout}; "
+                                 f"using {data_layout} as run.py would; pass --input-layout to choose")
+        return data_layout, None
     chosen = hint or "h36m17"
     why = "its file name" if hint else "the default"
     return chosen, (f"{path.name}: its weights fit both {' and '.join(candidates)} 2D input and the input "
