@@ -113,8 +113,10 @@ def test_repair_works_in_the_detector_layout_and_keeps_gaps():
     valid[20:23] = False
     kp[~valid] = np.nan
 
-    left = [BLAZEPOSE33.index(n) for n in ("left_elbow", "left_wrist")]
-    right = [BLAZEPOSE33.index(n) for n in ("right_elbow", "right_wrist")]
+    # The detector swaps a whole arm: elbow, wrist and the hand points with it.
+    arm = ("elbow", "wrist", "pinky", "index", "thumb")
+    left = [BLAZEPOSE33.index(f"left_{n}") for n in arm]
+    right = [BLAZEPOSE33.index(f"right_{n}") for n in arm]
     bad = _swap(kp, [10], left, right)
     fixed, _, report = repair_left_right(bad, np.ones((50, 33)), valid, "blazepose33")
     np.testing.assert_allclose(fixed[valid], kp[valid], atol=1e-3)

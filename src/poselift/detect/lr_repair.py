@@ -64,7 +64,10 @@ def _pairs(skel: Skeleton, words: tuple[str, ...], proximal: str | None) -> list
     out = []
     for lj, rj in zip(skel.joints_left, skel.joints_right):
         name = skel.joint_names[lj].replace("left_", "")
-        if any(w in name for w in words) or (proximal is not None and name == proximal):
+        tokens = set(name.split("_"))
+        # "foot_index" is a foot point, not a finger: the leg words decide first.
+        limb = _LEG if tokens & set(_LEG) else _ARM
+        if (limb is words and tokens & set(words)) or (proximal is not None and name == proximal):
             out.append((lj, rj))
     return out
 
