@@ -196,6 +196,10 @@ def get_detector(name: str, **kwargs: Any) -> Detector:
     return factory(**kwargs)
 
 
+register_detector("blazepose", "poselift.detect.blazepose:BlazePoseDetector", requires=("ai_edge_litert", "cv2"),
+                  description="BlazePose (33 landmarks, single person, offline): MediaPipe's pose graph "
+                              "on the TFLite runtime with the shipped lite/full/heavy models",
+                  install_hint="pip install ai-edge-litert==2.3.0 opencv-python-headless")
 register_detector("mediapipe", "poselift.detect.mediapipe_pose:MediaPipePoseDetector", requires=("mediapipe",),
                   description="MediaPipe BlazePose (33 landmarks, single person, offline, default)",
                   install_hint="pip install mediapipe==0.10.21")

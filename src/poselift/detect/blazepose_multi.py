@@ -3,8 +3,8 @@
 MediaPipe's legacy pose graph follows one person. Its two models are not limited to
 one: ``pose_detection.tflite`` is an SSD detector that reports every person it sees,
 and ``pose_landmark_full.tflite`` works on any person crop. This module runs both
-through ``ai-edge-litert`` (the TFLite runtime), loading the ``.tflite`` files from
-the installed ``mediapipe==0.10.21`` wheel; nothing is downloaded.
+through ``ai-edge-litert`` (the TFLite runtime), loading the ``.tflite`` files shipped
+in ``poselift/detect/models`` (Apache-2.0, see the NOTICE there); nothing is downloaded.
 
 Per frame:
 
@@ -41,11 +41,24 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from poselift.detect.base import Detector, DetectorUnavailableError, Person2D, bbox_from_keypoints
-from poselift.detect.mediapipe_pose import _mediapipe_root
+
+# BlazePose's .tflite files, vendored (Apache-2.0; provenance and checksums in NOTICE).
+MODELS_DIR = Path(__file__).with_name("models")
+LANDMARK_MODELS = ("lite", "full", "heavy")
+
+
+def model_path(name: str) -> Path:
+    """Shipped model file: ``"detector"`` or a landmark model ``"lite"``/``"full"``/``"heavy"``."""
+    if name == "detector":
+        return MODELS_DIR / "pose_detection.tflite"
+    if name not in LANDMARK_MODELS:
+        raise DetectorUnavailableError(f"unknown BlazePose landmark model {name!r}; choose lite, full or heavy")
+    return MODELS_DIR / f"pose_landmark_{name}.tflite"
 
 # --- BlazePose graph facts ------------------------------------------------------------
 DET_SIZE = 224                # detector input, RGB in [-1, 1], letterboxed
@@ -236,6 +249,7 @@ class BlazePoseMultiDetector(Detector):
         min_tracking_confidence: pose-presence score under which a crop is dropped.
         num_threads: TFLite CPU threads per model (1: as fast as 2 on a busy 2-core
             machine, measured 15-16 ms per detector or landmark run either way).
+        model: landmark model, ``"lite"``, ``"full"`` or ``"heavy"`` (all shipped).
 
     Output per person (best first, by ``score``): ``keypoints`` (33, 2) frame pixels in
     the ``blazepose33`` layout; ``scores`` = landmark visibility in ``[0, 1]``;
@@ -252,22 +266,17 @@ class BlazePoseMultiDetector(Detector):
                  min_detection_confidence: float = 0.4, min_tracking_confidence: float = 0.5,
                  min_new_person_confidence: float = 0.8,
                  num_threads: int = 1, model: str = "full") -> None:
-        if model != "full":
-            raise DetectorUnavailableError(f"multi-person BlazePose ships only the 'full' landmark model, "
-                                           f"not {model!r}")
         if max_people is not None and max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
-        root = _mediapipe_root()
-        det_path = root / "modules" / "pose_detection" / "pose_detection.tflite"
-        lm_path = root / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
+        det_path, lm_path = model_path("detector"), model_path(model)
         for p in (det_path, lm_path):
             if not p.is_file():
-                raise DetectorUnavailableError(f"BlazePose model {p} is missing from the mediapipe wheel")
+                raise DetectorUnavailableError(f"BlazePose model {p} is missing from the poselift installation")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
-            raise DetectorUnavailableError("multi-person detection needs the package ai-edge-litert "
+            raise DetectorUnavailableError("BlazePose detection needs the package ai-edge-litert "
                                            "(pip install ai-edge-litert==2.3.0)") from None
         import cv2
 
@@ -283,6 +292,7 @@ class BlazePoseMultiDetector(Detector):
         lm_outs = {tuple(d["shape"][1:]): d["index"] for d in self._lm.get_output_details()}
         self._lm_points, self._lm_flag, self._lm_world = lm_outs[(195,)], lm_outs[(1,)], lm_outs[(117,)]
         self._anchors = ssd_anchors()
+        self.model = model
         self.max_people = max_people
         self.detect_every = max(1, int(detect_every))
         self.tiles = tiles
