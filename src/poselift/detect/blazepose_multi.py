@@ -23,7 +23,8 @@ Per frame:
    people). People lost in the last 1.5 s are looked for again where their motion
    would have taken them (the detector keys on faces and misses blurred people).
 3. **Landmarks** per crop: a 256x256 crop through the landmark model gives 39 points
-   (the 33 BlazePose landmarks plus alignment points) and a pose-presence score; the
+   (the 33 BlazePose landmarks plus alignment points, refined on the model's heatmaps
+   as MediaPipe does) and a pose-presence score; the
    points are mapped back to the frame, and points 33/34 give the next frame's ROI,
    as in MediaPipe's own tracking. A crop whose presence drops below
    ``min_tracking_confidence`` is dropped; of two crops that converged on the same
@@ -70,6 +71,40 @@ SCORE_CLIP = 100.0            # raw logits are clipped to +-100 before the sigmo
 NMS_IOU = 0.3                 # weighted NMS overlap threshold
 ROI_SCALE = 1.25              # the ROI is enlarged by this factor
 ROI_TARGET_ANGLE = math.pi / 2  # the alignment vector should point up
+HEATMAP_SIZE = 64             # landmark model's per-landmark heatmaps, 64x64x39
+HEATMAP_KERNEL = 7            # refinement window (RefineLandmarksFromHeatmap kernel_size)
+HEATMAP_MIN_CONFIDENCE = 0.5  # refine only where the window's peak is at least this
+
+
+def refine_from_heatmap(points: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """MediaPipe's heatmap refinement of landmark positions.
+
+    Each landmark ``points (39, 2)`` (crop pixels of the 256x256 input) is replaced by
+    the confidence-weighted mean cell of its heatmap channel within a 7x7 window around
+    it (``heatmap (64, 64, 39)`` raw logits, sigmoid applied here), when the window's
+    peak confidence is at least 0.5; a landmark off the heatmap is kept. As in
+    MediaPipe, the mean cell index (no half-cell offset) divided by 64 is the new
+    normalised position.
+    """
+    out = np.asarray(points, np.float64).copy()
+    conf = 1.0 / (1.0 + np.exp(-heatmap.astype(np.float64)))
+    half = (HEATMAP_KERNEL - 1) // 2
+    n = HEATMAP_SIZE
+    for i in range(out.shape[0]):
+        # int() truncates towards zero, as the C++ float -> int conversion does.
+        col, row = int(out[i, 0] / LM_SIZE * n), int(out[i, 1] / LM_SIZE * n)
+        if col < 0 or col >= n or row < 0:
+            continue
+        r0, r1 = max(0, row - half), min(n, row + half + 1)
+        c0, c1 = max(0, col - half), min(n, col + half + 1)
+        win = conf[r0:r1, c0:c1, i]
+        total = win.sum()
+        if win.size == 0 or total <= 0 or win.max() < HEATMAP_MIN_CONFIDENCE:
+            continue
+        rows, cols = np.mgrid[r0:r1, c0:c1]
+        out[i, 0] = (cols * win).sum() / total / n * LM_SIZE
+        out[i, 1] = (rows * win).sum() / total / n * LM_SIZE
+    return out
 
 
 def ssd_anchors() -> np.ndarray:
@@ -291,6 +326,7 @@ class BlazePoseMultiDetector(Detector):
         self._lm_in = self._lm.get_input_details()[0]["index"]
         lm_outs = {tuple(d["shape"][1:]): d["index"] for d in self._lm.get_output_details()}
         self._lm_points, self._lm_flag, self._lm_world = lm_outs[(195,)], lm_outs[(1,)], lm_outs[(117,)]
+        self._lm_heatmap = lm_outs[(HEATMAP_SIZE, HEATMAP_SIZE, NUM_LANDMARKS)]
         self._anchors = ssd_anchors()
         self.model = model
         self.max_people = max_people
@@ -399,7 +435,8 @@ class BlazePoseMultiDetector(Detector):
         raw = self._lm.get_tensor(self._lm_points)[0].reshape(NUM_LANDMARKS, 5)
         # The pose flag leaves the model already squashed to [0, 1] (values never exceed 1).
         presence = float(np.clip(self._lm.get_tensor(self._lm_flag)[0, 0], 0.0, 1.0))
-        pts = raw[:, :2] @ m[:, :2].T + m[:, 2]
+        xy = refine_from_heatmap(raw[:, :2], self._lm.get_tensor(self._lm_heatmap)[0])
+        pts = xy @ m[:, :2].T + m[:, 2]
         vis = _sigmoid(raw[:, 3])
         world = self._lm.get_tensor(self._lm_world)[0].reshape(NUM_LANDMARKS, 3).copy()
         c, s = math.cos(roi.angle), math.sin(roi.angle)
