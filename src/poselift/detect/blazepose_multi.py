@@ -81,29 +81,33 @@ def refine_from_heatmap(points: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
 
     Each landmark ``points (39, 2)`` (crop pixels of the 256x256 input) is replaced by
     the confidence-weighted mean cell of its heatmap channel within a 7x7 window around
-    it (``heatmap (64, 64, 39)`` raw logits, sigmoid applied here), when the window's
-    peak confidence is at least 0.5; a landmark off the heatmap is kept. As in
-    MediaPipe, the mean cell index (no half-cell offset) divided by 64 is the new
-    normalised position.
+    it (``heatmap (64, 64, 39)`` raw logits, sigmoid applied here; the window shrinks at
+    the heatmap's edges), when the window's peak confidence is at least 0.5; a landmark
+    left of, right of or above the heatmap is kept. As in MediaPipe, the mean cell
+    index (no half-cell offset) divided by 64 is the new normalised position.
     """
     out = np.asarray(points, np.float64).copy()
-    conf = 1.0 / (1.0 + np.exp(-heatmap.astype(np.float64)))
-    half = (HEATMAP_KERNEL - 1) // 2
-    n = HEATMAP_SIZE
-    for i in range(out.shape[0]):
-        # int() truncates towards zero, as the C++ float -> int conversion does.
-        col, row = int(out[i, 0] / LM_SIZE * n), int(out[i, 1] / LM_SIZE * n)
-        if col < 0 or col >= n or row < 0:
-            continue
-        r0, r1 = max(0, row - half), min(n, row + half + 1)
-        c0, c1 = max(0, col - half), min(n, col + half + 1)
-        win = conf[r0:r1, c0:c1, i]
-        total = win.sum()
-        if win.size == 0 or total <= 0 or win.max() < HEATMAP_MIN_CONFIDENCE:
-            continue
-        rows, cols = np.mgrid[r0:r1, c0:c1]
-        out[i, 0] = (cols * win).sum() / total / n * LM_SIZE
-        out[i, 1] = (rows * win).sum() / total / n * LM_SIZE
+    n, half = HEATMAP_SIZE, (HEATMAP_KERNEL - 1) // 2
+    # int() truncation towards zero, as the C++ float -> int conversion does.
+    col = np.trunc(out[:, 0] / LM_SIZE * n).astype(int)
+    row = np.trunc(out[:, 1] / LM_SIZE * n).astype(int)
+    use = (col >= 0) & (col < n) & (row >= 0) & (row < n + half)
+    if not use.any():
+        return out
+    idx = np.flatnonzero(use)
+    k = np.arange(-half, half + 1)
+    r = row[idx, None, None] + k[None, :, None]          # window cells, (L, 7, 1)
+    c = col[idx, None, None] + k[None, None, :]          # (L, 1, 7)
+    # Cells outside the heatmap count as confidence 0: MediaPipe's shrunken window.
+    inside = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+    logits = heatmap[np.clip(r, 0, n - 1), np.clip(c, 0, n - 1), idx[:, None, None]].astype(np.float64)
+    conf = np.where(inside, 1.0 / (1.0 + np.exp(-logits)), 0.0)   # (L, 7, 7)
+    total = conf.sum(axis=(1, 2))
+    ok = (conf.max(axis=(1, 2)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    mean_c = (conf * c).sum(axis=(1, 2)) / np.maximum(total, 1e-12)
+    mean_r = (conf * r).sum(axis=(1, 2)) / np.maximum(total, 1e-12)
+    out[idx[ok], 0] = mean_c[ok] / n * LM_SIZE
+    out[idx[ok], 1] = mean_r[ok] / n * LM_SIZE
     return out
 
 
