@@ -124,7 +124,7 @@ class BlazePoseDetector(Detector):
         # looks at the letterboxed frame only, as MediaPipe's single-person graph does.
         self._net = BlazePoseMultiDetector(max_people=1, tiles=False, model=model,
                                            min_detection_confidence=min_detection_confidence,
-                                           num_threads=num_threads)
+                                           num_threads=num_threads, refine_heatmap=True)
         self.model = model
         self.min_tracking_confidence = float(min_tracking_confidence)
         self.smooth = bool(smooth_landmarks) and not static_image_mode

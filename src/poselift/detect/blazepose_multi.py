@@ -23,8 +23,8 @@ Per frame:
    people). People lost in the last 1.5 s are looked for again where their motion
    would have taken them (the detector keys on faces and misses blurred people).
 3. **Landmarks** per crop: a 256x256 crop through the landmark model gives 39 points
-   (the 33 BlazePose landmarks plus alignment points, refined on the model's heatmaps
-   as MediaPipe does) and a pose-presence score; the
+   (the 33 BlazePose landmarks plus alignment points; optionally refined on the
+   model's heatmaps as MediaPipe does) and a pose-presence score; the
    points are mapped back to the frame, and points 33/34 give the next frame's ROI,
    as in MediaPipe's own tracking. A crop whose presence drops below
    ``min_tracking_confidence`` is dropped; of two crops that converged on the same
@@ -289,6 +289,9 @@ class BlazePoseMultiDetector(Detector):
         num_threads: TFLite CPU threads per model (1: as fast as 2 on a busy 2-core
             machine, measured 15-16 ms per detector or landmark run either way).
         model: landmark model, ``"lite"``, ``"full"`` or ``"heavy"`` (all shipped).
+        refine_heatmap: refine landmark positions on the model's heatmaps, as MediaPipe's
+            graph does (see :func:`refine_from_heatmap`; the single-person detector turns
+            it on; off here, where the multi-person tracking was tuned without it).
 
     Output per person (best first, by ``score``): ``keypoints`` (33, 2) frame pixels in
     the ``blazepose33`` layout; ``scores`` = landmark visibility in ``[0, 1]``;
@@ -304,7 +307,7 @@ class BlazePoseMultiDetector(Detector):
     def __init__(self, max_people: int | None = None, detect_every: int = 4, tiles: bool = True,
                  min_detection_confidence: float = 0.4, min_tracking_confidence: float = 0.5,
                  min_new_person_confidence: float = 0.8,
-                 num_threads: int = 1, model: str = "full") -> None:
+                 num_threads: int = 1, model: str = "full", refine_heatmap: bool = False) -> None:
         if max_people is not None and max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
         det_path, lm_path = model_path("detector"), model_path(model)
@@ -333,6 +336,7 @@ class BlazePoseMultiDetector(Detector):
         self._lm_heatmap = lm_outs[(HEATMAP_SIZE, HEATMAP_SIZE, NUM_LANDMARKS)]
         self._anchors = ssd_anchors()
         self.model = model
+        self.refine_heatmap = bool(refine_heatmap)
         self.max_people = max_people
         self.detect_every = max(1, int(detect_every))
         self.tiles = tiles
@@ -439,7 +443,9 @@ class BlazePoseMultiDetector(Detector):
         raw = self._lm.get_tensor(self._lm_points)[0].reshape(NUM_LANDMARKS, 5)
         # The pose flag leaves the model already squashed to [0, 1] (values never exceed 1).
         presence = float(np.clip(self._lm.get_tensor(self._lm_flag)[0, 0], 0.0, 1.0))
-        xy = refine_from_heatmap(raw[:, :2], self._lm.get_tensor(self._lm_heatmap)[0])
+        xy = raw[:, :2]
+        if self.refine_heatmap:
+            xy = refine_from_heatmap(xy, self._lm.get_tensor(self._lm_heatmap)[0])
         pts = xy @ m[:, :2].T + m[:, 2]
         vis = _sigmoid(raw[:, 3])
         world = self._lm.get_tensor(self._lm_world)[0].reshape(NUM_LANDMARKS, 3).copy()
