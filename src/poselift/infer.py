@@ -230,11 +230,11 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     secs: dict[str, float] = {}
     if opts.world and not opts.trajectory:
         raise InputError("--world needs root trajectories; drop --no-trajectory", src)
+    if video is not None and not video.is_file():  # before loading anything: a typo answers at once
+        raise InputError("no such file", video)
     lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
     info = None
     if video is not None:
-        if not video.is_file():
-            raise InputError("no such file", video)
         from poselift.io.video import probe
         info = probe(video)
     if opts.keypoints is not None:
