@@ -170,3 +170,15 @@ def test_inference_without_torch_and_bin_hint(tmp_path):
     lines = r.stdout.strip().splitlines()
     assert r.returncode == 0 and len(lines) == 1, (r.stdout, r.stderr)
     assert lines[0].startswith(str(ckpt)) and 'pip install "poselift[train]"' in lines[0]
+
+
+def test_train_without_torch_is_one_line():
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from poselift.cli.main import main\n"
+            "sys.exit(main(['train', '-o', 'never_written']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin"}, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 1 and len(lines) == 1, r.stderr
+    assert lines[0].startswith("poselift train: error:") and 'pip install "poselift[train]"' in lines[0]
