@@ -42,7 +42,7 @@ def test_save_load_identical_outputs(tmp_path):
     path = save_model(tmp_path / "tiny", model, cfg, CARD)
     assert path == tmp_path / "tiny.safetensors" and path.is_file()
     assert not list(tmp_path.glob(".*tmp*")), "no temp files left behind"
-    lm = load_model(path)
+    lm = load_model(path, backend="torch")  # bit-identical round trip; NumPy: test_numpy_backend
     assert torch.equal(_outputs(lm.model_pos, 27), _outputs(model, 27))
     assert (lm.input_layout, lm.output_layout, lm.fps, lm.causal, lm.input_normalization) == \
         ("coco17", "h36m17", 50.0, False, "screen")
@@ -77,7 +77,7 @@ def test_sidecar_used_when_header_has_no_card(tmp_path):
     with pytest.raises(InputError, match="no poselift metadata"):
         load_model(path)
     (tmp_path / "bare.json").write_text(json.dumps({**CARD, "architecture": cfg.to_dict(), "fps": 30}))
-    lm = load_model(path)
+    lm = load_model(path, backend="torch")
     assert lm.fps == 30.0 and lm.causal
     assert torch.equal(_outputs(lm.model_pos, 9), _outputs(model, 9))
 
@@ -170,6 +170,6 @@ def test_dataparallel_checkpoint_loads(tmp_path):
     model = _randomised(cfg, 4)
     path = tmp_path / "dp_h36m.bin"
     torch.save({"epoch": 3, "model_pos": {f"module.{k}": v for k, v in model.state_dict().items()}}, path)
-    lm = load_model(path)
+    lm = load_model(path, backend="torch")
     assert lm.input_layout == "h36m17" and lm.meta["format"] == "videopose3d"
     assert torch.equal(_outputs(lm.model_pos, 27), _outputs(model, 27))

@@ -36,7 +36,7 @@ class InferOptions:
     lr_repair: bool = True     # undo the detector's left/right label flips (detect.lr_repair)
     trajectory: bool = True
     world: bool = False
-    detector: str = "mediapipe"
+    detector: str = "blazepose"
     detector_model: str = "full"
     keypoints: Path | None = None
     person: str = "consistent"
@@ -129,23 +129,26 @@ def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None 
 
     # MediaPipe's graph threads open the TFLite models asynchronously and log from there
     # (INFO: Created TensorFlow Lite XNNPACK delegate...) at any moment until the graph
-    # is closed, so native stderr stays quiet for the detector's whole life.
-    with _quiet_native_stderr():
-        if opts.multi_person and opts.detector == "mediapipe":
-            # MediaPipe's graph follows one person; its own two models, run per person,
+    # is closed, so native stderr stays quiet for the detector's whole life. The bar
+    # (on Python's stderr, kept) shows before the models load: a run says at once it started.
+    with _quiet_native_stderr(), tqdm(total=total, unit="frame", desc=f"detect {path.name}",
+                                      disable=not opts.progress, leave=False) as bar:
+        blazepose = opts.detector in ("blazepose", "mediapipe")
+        if opts.multi_person and blazepose:
+            # MediaPipe's graph follows one person; BlazePose's two models, run per person,
             # find everyone. Room for two extra crops so a transient false person
             # never crowds out a real one before the tracker drops it.
             cap = opts.max_people + 2 if opts.max_people else None
             detector = get_detector("blazepose-multi", model=opts.detector_model, max_people=cap)
-        elif opts.detector == "mediapipe":
+        elif blazepose:
             detector = get_detector(opts.detector, model=opts.detector_model)
         else:
             detector = get_detector(opts.detector)
         with detector:
-            for fr in tqdm(read_frames(path, opts.start, opts.end, opts.fps), total=total, unit="frame",
-                           desc=f"detect {path.name}", disable=not opts.progress, leave=False):
+            for fr in read_frames(path, opts.start, opts.end, opts.fps):
                 people.append(detector.detect(fr.image, fr.time))
                 times.append(fr.time)
+                bar.update(1)
     return people, np.asarray(times, dtype=np.float64), info
 
 
@@ -231,11 +234,12 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     secs: dict[str, float] = {}
     if opts.world and not opts.trajectory:
         raise InputError("--world needs root trajectories; drop --no-trajectory", src)
+    if video is not None:  # before loading anything: a typo answers at once
+        from poselift.fsutil import check_input
+        check_input(video, what="video")
     lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
     info = None
     if video is not None:
-        from poselift.fsutil import check_input
-        check_input(video, what="video")
         from poselift.io.video import probe
         info = probe(video)
     if opts.keypoints is not None:

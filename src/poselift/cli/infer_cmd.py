@@ -12,7 +12,7 @@ from poselift.cli import options as opt
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "infer", help="video(s) to 3D skeletons: npz (+json/csv) and a rendered video",
-        description="Detect 2D keypoints with the embedded MediaPipe BlazePose model (offline), pick one "
+        description="Detect 2D keypoints with the embedded BlazePose models (offline), pick one "
                     "person consistently over time, fill short gaps, lift to 3D with the shipped model "
                     "and write OUTDIR/<stem>.npz plus a rendering OUTDIR/<stem>.mp4. Several files or "
                     "folders are processed in turn (or in parallel with --workers); one bad file never "
@@ -22,9 +22,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--outdir", default=None, metavar="OUTDIR",
                    help="output folder (default: beside each video)")
     g = p.add_argument_group("2D keypoints")
-    g.add_argument("--detector", default="mediapipe", help="2D detector backend (default: %(default)s)")
+    g.add_argument("--detector", default="blazepose",
+                   help="2D detector backend: blazepose (the shipped BlazePose models on the TFLite runtime), "
+                        "mediapipe (MediaPipe's own pose graph, needs the mediapipe extra) (default: %(default)s)")
     g.add_argument("--detector-model", default="full", choices=["lite", "full", "heavy"],
-                   help="BlazePose landmark model; only 'full' ships in the mediapipe wheel (default: %(default)s)")
+                   help="BlazePose landmark model, all three shipped: lite (fastest), full, heavy (most "
+                        "accurate, slowest); --detector mediapipe has only full (default: %(default)s)")
     g.add_argument("--keypoints", default=None, metavar="FILE",
                    help="skip detection and use precomputed 2D: VideoPose3D/Detectron2 per-video npz, "
                         "VideoPose3D custom-dataset npz, COCO keypoint JSON, OpenPose JSON folder or "

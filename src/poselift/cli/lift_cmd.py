@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from poselift.cli import options as opt
 from poselift.errors import InputError
 

@@ -119,7 +119,9 @@ LICENCES = {
 def run(args: argparse.Namespace) -> int:
     if args.progress is None:
         args.progress = sys.stderr.isatty()
-    import torch
+    from poselift.lift.weights import require_torch
+
+    torch = require_torch("poselift train")  # one line saying how to install it when missing
 
     from poselift.train.data import default_data_dir, load_clips, split_validation, take_subset
     from poselift.train.trainer import TrainConfig, train

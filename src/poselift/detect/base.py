@@ -196,14 +196,18 @@ def get_detector(name: str, **kwargs: Any) -> Detector:
     return factory(**kwargs)
 
 
+register_detector("blazepose", "poselift.detect.blazepose:BlazePoseDetector", requires=("ai_edge_litert", "cv2"),
+                  description="BlazePose (33 landmarks, single person, offline): MediaPipe's pose graph "
+                              "on the TFLite runtime with the shipped lite/full/heavy models",
+                  install_hint="pip install ai-edge-litert==2.3.0 opencv-python-headless")
 register_detector("mediapipe", "poselift.detect.mediapipe_pose:MediaPipePoseDetector", requires=("mediapipe",),
-                  description="MediaPipe BlazePose (33 landmarks, single person, offline, default)",
-                  install_hint="pip install mediapipe==0.10.21")
+                  description="MediaPipe's own BlazePose graph (33 landmarks, single person, offline)",
+                  install_hint='pip install "poselift[mediapipe]"')
 register_detector("blazepose-multi", "poselift.detect.blazepose_multi:BlazePoseMultiDetector",
-                  requires=("mediapipe", "ai_edge_litert"),
+                  requires=("ai_edge_litert", "cv2"),
                   description="BlazePose's detector and landmark models run per person (33 landmarks, "
                               "multi-person, offline; infer --multi-person)",
-                  install_hint="pip install ai-edge-litert==2.3.0 mediapipe==0.10.21")
+                  install_hint="pip install ai-edge-litert==2.3.0 opencv-python-headless")
 # Detectron2 (VideoPose3D's original 2D detector) is optional: it is not on PyPI and
 # needs a model download, so the backend module is only present in builds that add it.
 register_detector("detectron2", "poselift.detect.detectron2_pose:Detectron2PoseDetector",

@@ -3,8 +3,8 @@
 MediaPipe's legacy pose graph follows one person. Its two models are not limited to
 one: ``pose_detection.tflite`` is an SSD detector that reports every person it sees,
 and ``pose_landmark_full.tflite`` works on any person crop. This module runs both
-through ``ai-edge-litert`` (the TFLite runtime), loading the ``.tflite`` files from
-the installed ``mediapipe==0.10.21`` wheel; nothing is downloaded.
+through ``ai-edge-litert`` (the TFLite runtime), loading the ``.tflite`` files shipped
+in ``poselift/detect/models`` (Apache-2.0, see the NOTICE there); nothing is downloaded.
 
 Per frame:
 
@@ -23,7 +23,8 @@ Per frame:
    people). People lost in the last 1.5 s are looked for again where their motion
    would have taken them (the detector keys on faces and misses blurred people).
 3. **Landmarks** per crop: a 256x256 crop through the landmark model gives 39 points
-   (the 33 BlazePose landmarks plus alignment points) and a pose-presence score; the
+   (the 33 BlazePose landmarks plus alignment points; optionally refined on the
+   model's heatmaps as MediaPipe does) and a pose-presence score; the
    points are mapped back to the frame, and points 33/34 give the next frame's ROI,
    as in MediaPipe's own tracking. A crop whose presence drops below
    ``min_tracking_confidence`` is dropped; of two crops that converged on the same
@@ -41,11 +42,24 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from poselift.detect.base import Detector, DetectorUnavailableError, Person2D, bbox_from_keypoints
-from poselift.detect.mediapipe_pose import _mediapipe_root
+
+# BlazePose's .tflite files, vendored (Apache-2.0; provenance and checksums in NOTICE).
+MODELS_DIR = Path(__file__).with_name("models")
+LANDMARK_MODELS = ("lite", "full", "heavy")
+
+
+def model_path(name: str) -> Path:
+    """Shipped model file: ``"detector"`` or a landmark model ``"lite"``/``"full"``/``"heavy"``."""
+    if name == "detector":
+        return MODELS_DIR / "pose_detection.tflite"
+    if name not in LANDMARK_MODELS:
+        raise DetectorUnavailableError(f"unknown BlazePose landmark model {name!r}; choose lite, full or heavy")
+    return MODELS_DIR / f"pose_landmark_{name}.tflite"
 
 # --- BlazePose graph facts ------------------------------------------------------------
 DET_SIZE = 224                # detector input, RGB in [-1, 1], letterboxed
@@ -60,6 +74,44 @@ ROI_TARGET_ANGLE = math.pi / 2  # the alignment vector should point up
 FINE_TILE_FRACTION = 0.5      # fine tiles: this fraction of the frame's short side
 FINE_TILE_MIN_PX = 96         # no fine tiles smaller than this (upsampled noise finds ghosts)
 CONFIRM_SCORE = 0.6           # detector score that confirms a fine-tile person (see _confirmed)
+HEATMAP_SIZE = 64             # landmark model's per-landmark heatmaps, 64x64x39
+HEATMAP_KERNEL = 7            # refinement window (RefineLandmarksFromHeatmap kernel_size)
+HEATMAP_MIN_CONFIDENCE = 0.5  # refine only where the window's peak is at least this
+
+
+def refine_from_heatmap(points: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """MediaPipe's heatmap refinement of landmark positions.
+
+    Each landmark ``points (39, 2)`` (crop pixels of the 256x256 input) is replaced by
+    the confidence-weighted mean cell of its heatmap channel within a 7x7 window around
+    it (``heatmap (64, 64, 39)`` raw logits, sigmoid applied here; the window shrinks at
+    the heatmap's edges), when the window's peak confidence is at least 0.5; a landmark
+    left of, right of or above the heatmap is kept. As in MediaPipe, the mean cell
+    index (no half-cell offset) divided by 64 is the new normalised position.
+    """
+    out = np.asarray(points, np.float64).copy()
+    n, half = HEATMAP_SIZE, (HEATMAP_KERNEL - 1) // 2
+    # int() truncation towards zero, as the C++ float -> int conversion does.
+    col = np.trunc(out[:, 0] / LM_SIZE * n).astype(int)
+    row = np.trunc(out[:, 1] / LM_SIZE * n).astype(int)
+    use = (col >= 0) & (col < n) & (row >= 0) & (row < n + half)
+    if not use.any():
+        return out
+    idx = np.flatnonzero(use)
+    k = np.arange(-half, half + 1)
+    r = row[idx, None, None] + k[None, :, None]          # window cells, (L, 7, 1)
+    c = col[idx, None, None] + k[None, None, :]          # (L, 1, 7)
+    # Cells outside the heatmap count as confidence 0: MediaPipe's shrunken window.
+    inside = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+    logits = heatmap[np.clip(r, 0, n - 1), np.clip(c, 0, n - 1), idx[:, None, None]].astype(np.float64)
+    conf = np.where(inside, 1.0 / (1.0 + np.exp(-logits)), 0.0)   # (L, 7, 7)
+    total = conf.sum(axis=(1, 2))
+    ok = (conf.max(axis=(1, 2)) >= HEATMAP_MIN_CONFIDENCE) & (total > 0)
+    mean_c = (conf * c).sum(axis=(1, 2)) / np.maximum(total, 1e-12)
+    mean_r = (conf * r).sum(axis=(1, 2)) / np.maximum(total, 1e-12)
+    out[idx[ok], 0] = mean_c[ok] / n * LM_SIZE
+    out[idx[ok], 1] = mean_r[ok] / n * LM_SIZE
+    return out
 
 
 def ssd_anchors() -> np.ndarray:
@@ -245,6 +297,10 @@ class BlazePoseMultiDetector(Detector):
         min_tracking_confidence: pose-presence score under which a crop is dropped.
         num_threads: TFLite CPU threads per model (1: as fast as 2 on a busy 2-core
             machine, measured 15-16 ms per detector or landmark run either way).
+        model: landmark model, ``"lite"``, ``"full"`` or ``"heavy"`` (all shipped).
+        refine_heatmap: refine landmark positions on the model's heatmaps, as MediaPipe's
+            graph does (see :func:`refine_from_heatmap`; the single-person detector turns
+            it on; off here, where the multi-person tracking was tuned without it).
 
     Output per person (best first, by ``score``): ``keypoints`` (33, 2) frame pixels in
     the ``blazepose33`` layout; ``scores`` = landmark visibility in ``[0, 1]``;
@@ -260,23 +316,18 @@ class BlazePoseMultiDetector(Detector):
     def __init__(self, max_people: int | None = None, detect_every: int = 4, tiles: bool = True,
                  min_detection_confidence: float = 0.4, min_tracking_confidence: float = 0.5,
                  min_new_person_confidence: float = 0.8, fine_every: int = 4,
-                 num_threads: int = 1, model: str = "full") -> None:
-        if model != "full":
-            raise DetectorUnavailableError(f"multi-person BlazePose ships only the 'full' landmark model, "
-                                           f"not {model!r}")
+                 num_threads: int = 1, model: str = "full", refine_heatmap: bool = False) -> None:
         if max_people is not None and max_people < 1:
             raise ValueError(f"max_people must be at least 1, got {max_people}")
-        root = _mediapipe_root()
-        det_path = root / "modules" / "pose_detection" / "pose_detection.tflite"
-        lm_path = root / "modules" / "pose_landmark" / "pose_landmark_full.tflite"
+        det_path, lm_path = model_path("detector"), model_path(model)
         for p in (det_path, lm_path):
             if not p.is_file():
-                raise DetectorUnavailableError(f"BlazePose model {p} is missing from the mediapipe wheel")
+                raise DetectorUnavailableError(f"BlazePose model {p} is missing from the poselift installation")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from ai_edge_litert.interpreter import Interpreter
         except ImportError:
-            raise DetectorUnavailableError("multi-person detection needs the package ai-edge-litert "
+            raise DetectorUnavailableError("BlazePose detection needs the package ai-edge-litert "
                                            "(pip install ai-edge-litert==2.3.0)") from None
         import cv2
 
@@ -291,7 +342,10 @@ class BlazePoseMultiDetector(Detector):
         self._lm_in = self._lm.get_input_details()[0]["index"]
         lm_outs = {tuple(d["shape"][1:]): d["index"] for d in self._lm.get_output_details()}
         self._lm_points, self._lm_flag, self._lm_world = lm_outs[(195,)], lm_outs[(1,)], lm_outs[(117,)]
+        self._lm_heatmap = lm_outs[(HEATMAP_SIZE, HEATMAP_SIZE, NUM_LANDMARKS)]
         self._anchors = ssd_anchors()
+        self.model = model
+        self.refine_heatmap = bool(refine_heatmap)
         self.max_people = max_people
         self.detect_every = max(1, int(detect_every))
         self.tiles = tiles
@@ -422,7 +476,10 @@ class BlazePoseMultiDetector(Detector):
         raw = self._lm.get_tensor(self._lm_points)[0].reshape(NUM_LANDMARKS, 5)
         # The pose flag leaves the model already squashed to [0, 1] (values never exceed 1).
         presence = float(np.clip(self._lm.get_tensor(self._lm_flag)[0, 0], 0.0, 1.0))
-        pts = raw[:, :2] @ m[:, :2].T + m[:, 2]
+        xy = raw[:, :2]
+        if self.refine_heatmap:
+            xy = refine_from_heatmap(xy, self._lm.get_tensor(self._lm_heatmap)[0])
+        pts = xy @ m[:, :2].T + m[:, 2]
         vis = _sigmoid(raw[:, 3])
         world = self._lm.get_tensor(self._lm_world)[0].reshape(NUM_LANDMARKS, 3).copy()
         c, s = math.cos(roi.angle), math.sin(roi.angle)

@@ -20,6 +20,7 @@ Functions accept NumPy arrays or torch tensors and return the same kind.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,16 +28,24 @@ from typing import Any, Union
 
 import numpy as np
 
-try:  # torch is a hard dependency of the package, but geometry stays usable without it
-    import torch
-except ImportError:  # pragma: no cover
-    torch = None  # type: ignore[assignment]
 
+class _Torch:
+    """torch, imported on first use: it is optional, and slow to import."""
+
+    def __getattr__(self, name: str) -> Any:
+        import torch
+
+        return getattr(torch, name)
+
+
+torch = _Torch()
 Array = Union[np.ndarray, "torch.Tensor"]
 
 
 def _is_torch(x: Any) -> bool:
-    return torch is not None and isinstance(x, torch.Tensor)
+    # A tensor exists only once torch is imported, so this never imports it.
+    mod = sys.modules.get("torch")
+    return mod is not None and isinstance(x, mod.Tensor)
 
 
 def _cat(xs: list, axis: int) -> Array:

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from poselift.geometry.cameras import normalize_screen_coordinates
 from poselift.geometry.skeletons import get_skeleton
-from poselift.lift.model import TemporalModel
-from poselift.lift.weights import LiftModel
+from poselift.lift.numpy_backend import NumpyTemporalModel
+from poselift.lift.weights import LiftModel, Network
 
 # Output frames per forward pass; bounds memory on very long sequences.
 _CHUNK = 4096
@@ -46,7 +45,9 @@ def decode_trajectory(raw, root_rays, scale=None):
     Returns:
         ``(..., 3)`` metres, camera frame.
     """
-    torch_in = isinstance(raw, torch.Tensor)
+    torch_in = type(raw).__module__.startswith("torch")  # without importing torch
+    if torch_in:
+        import torch
     exp = torch.exp if torch_in else np.exp
     cat = (lambda a: torch.cat(a, dim=-1)) if torch_in else (lambda a: np.concatenate(a, axis=-1))
     lz = raw[..., 2:3].clamp(-3.0, 5.0) if torch_in else np.clip(raw[..., 2:3], -3.0, 5.0)
@@ -203,14 +204,14 @@ def normalize_input(keypoints_px: np.ndarray, width: int, height: int, mode: str
     raise ValueError(f"unknown input normalisation {mode!r}")
 
 
-@torch.no_grad()
-def run_network(model: TemporalModel, x: np.ndarray, flip_perm_in: np.ndarray | None = None,
+def run_network(model: Network, x: np.ndarray, flip_perm_in: np.ndarray | None = None,
                 flip_perm_out: np.ndarray | None = None, tta: bool = False, causal: bool = False,
                 negate_x_out: bool = True) -> np.ndarray:
     """Predict one output per input frame.
 
     Args:
-        model: a :class:`TemporalModel` in eval mode.
+        model: a :class:`~poselift.lift.numpy_backend.NumpyTemporalModel` or a torch
+            :class:`~poselift.lift.model.TemporalModel` in eval mode.
         x: ``(T, J_in, F)`` normalised keypoints.
         flip_perm_in / flip_perm_out: left/right swap permutations for TTA.
         tta: average with the mirrored sequence.
@@ -222,7 +223,6 @@ def run_network(model: TemporalModel, x: np.ndarray, flip_perm_in: np.ndarray | 
     """
     if x.ndim != 3:
         raise ValueError(f"expected (T, J, F) keypoints, got shape {x.shape}")
-    model.eval()
     pad = (model.receptive_field() - 1) // 2
     shift = model.total_causal_shift() if causal else 0
     xp = np.pad(x, ((pad + shift, pad - shift), (0, 0), (0, 0)), mode="edge")
@@ -233,14 +233,20 @@ def run_network(model: TemporalModel, x: np.ndarray, flip_perm_in: np.ndarray | 
         f = xp[:, flip_perm_in].copy()
         f[..., 0] *= -1
         batch.append(f)
-    inp = torch.from_numpy(np.ascontiguousarray(np.stack(batch))).float()
+    inp = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
     t = x.shape[0]
     rf = 2 * pad
-    outs = []
-    for s in range(0, t, _CHUNK):
-        e = min(t, s + _CHUNK)
-        outs.append(model(inp[:, s: e + rf]))
-    y = torch.cat(outs, dim=1).numpy()
+    if isinstance(model, NumpyTemporalModel):
+        forward = model
+    else:
+        import torch
+
+        model.eval()
+
+        def forward(a: np.ndarray) -> np.ndarray:
+            with torch.no_grad():
+                return model(torch.from_numpy(np.ascontiguousarray(a))).numpy()
+    y = np.concatenate([forward(inp[:, s: min(t, s + _CHUNK) + rf]) for s in range(0, t, _CHUNK)], axis=1)
     if tta:
         y[1, ..., 0] *= -1 if negate_x_out else 1
         y[1] = y[1][:, flip_perm_out]

@@ -34,18 +34,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typing import TYPE_CHECKING, Union
+
 import numpy as np
-import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from poselift.errors import InputError, PoseliftError, UnsafeFileError
 from poselift.fsutil import publish
 from poselift.geometry.skeletons import get_skeleton
-from poselift.lift.model import ModelConfig, TemporalModel, build_model, dense_readings, infer_config
+from poselift.lift.config import ModelConfig, dense_readings, infer_config
+from poselift.lift.numpy_backend import NumpyTemporalModel
+
+if TYPE_CHECKING:  # torch is optional: only training and VideoPose3D .bin files need it
+    import torch
+
+    from poselift.lift.model import TemporalModel
 
 WEIGHTS_DIR = Path(__file__).with_name("weights")
 METADATA_KEY = "poselift"
+BACKENDS = ("numpy", "torch")
+# A network of either backend; both are called as ``(N, T, J, F) -> (N, T', J', 3)``.
+Network = Union["TemporalModel", NumpyTemporalModel]
+TORCH_HINT = 'needs torch, which is not installed (pip install "poselift[train]")'
+
+
+def require_torch(what: str):
+    """Import torch, or raise a one-line :class:`PoseliftError` saying ``what`` needs it."""
+    try:
+        import torch
+    except ImportError:
+        raise PoseliftError(f"{what} {TORCH_HINT}") from None
+    return torch
+
+
+def resolve_backend(backend: str | None = None) -> str:
+    """``"numpy"`` or ``"torch"``: the one asked for, else ``$POSELIFT_BACKEND``, else NumPy.
+
+    NumPy is the default because it is as fast as torch for these networks on a CPU
+    (see ``benchmarks/lift_backends.py``) and needs no extra package; the torch backend
+    serves training and checks.
+    """
+    b = backend or os.environ.get("POSELIFT_BACKEND") or "numpy"
+    if b not in BACKENDS:
+        raise PoseliftError(f"unknown lifting backend {b!r}; choose numpy or torch")
+    return b
 
 
 @dataclass
@@ -53,7 +85,9 @@ class LiftModel:
     """A ready-to-run pose model, optionally with its trajectory model.
 
     Attributes:
-        model_pos: network predicting root-relative joints, eval mode.
+        model_pos: network predicting root-relative joints: a
+            :class:`~poselift.lift.numpy_backend.NumpyTemporalModel` (the default) or a
+            torch :class:`~poselift.lift.model.TemporalModel` in eval mode.
         model_traj: network predicting the root position in camera space, or None.
         meta: the model card (for VideoPose3D files: what could be inferred).
         input_layout: keypoint layout the network expects (``h36m17``, ``coco17``).
@@ -67,9 +101,9 @@ class LiftModel:
             the person's 2D size; see :func:`poselift.lift.inference.scaled_rays`).
     """
 
-    model_pos: TemporalModel
+    model_pos: Network
     meta: dict[str, Any]
-    model_traj: TemporalModel | None = None
+    model_traj: Network | None = None
     input_layout: str = "h36m17"
     output_layout: str = "h36m17"
     fps: float = 50.0
@@ -133,10 +167,11 @@ def _np_global(module: str, name: str) -> Any:
 #: else (os.system, builtins.eval, arbitrary classes...) makes the file be refused.
 _CHECKPOINT_GLOBALS: dict[tuple[str, str], Any] = {
     ("collections", "OrderedDict"): lambda: __import__("collections").OrderedDict,
-    ("torch._utils", "_rebuild_tensor"): lambda: torch._utils._rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): lambda: torch._utils._rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): lambda: torch._utils._rebuild_parameter,
-    ("torch", "Size"): lambda: torch.Size,
+    # torch is imported only when a checkpoint is read (it is an optional extra).
+    ("torch._utils", "_rebuild_tensor"): lambda: __import__("torch._utils", fromlist=["x"])._rebuild_tensor,
+    ("torch._utils", "_rebuild_tensor_v2"): lambda: __import__("torch._utils", fromlist=["x"])._rebuild_tensor_v2,
+    ("torch._utils", "_rebuild_parameter"): lambda: __import__("torch._utils", fromlist=["x"])._rebuild_parameter,
+    ("torch", "Size"): lambda: __import__("torch").Size,
     ("_codecs", "encode"): lambda: _latin1_encode,
     ("numpy.core.multiarray", "_reconstruct"): lambda: _np_global("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"): lambda: _np_global("numpy._core.multiarray", "_reconstruct"),
@@ -207,6 +242,10 @@ def load_torch_checkpoint(path: str | Path) -> dict[str, Any]:
     from poselift.fsutil import check_input
 
     p = check_input(path, what="checkpoint")
+    try:
+        import torch
+    except ImportError:
+        raise InputError(f"loading a VideoPose3D checkpoint {TORCH_HINT}", p) from None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about weights_only=False; our unpickler is stricter
@@ -305,7 +344,7 @@ def decide_vp3d_layout(path: Path, num_joints_in: int, input_layout: str | None 
 
 def load_videopose3d(path: str | Path, causal: bool = False, input_layout: str | None = None,
                      dense: bool | None = None, fps: float = 50.0, data_layout: str | None = None,
-                     quiet: bool = False) -> LiftModel:
+                     quiet: bool = False, backend: str | None = None) -> LiftModel:
     """Load an original VideoPose3D checkpoint (``model_pos`` and optional ``model_traj``).
 
     Args:
@@ -317,16 +356,19 @@ def load_videopose3d(path: str | Path, causal: bool = False, input_layout: str |
         fps: frame rate of the training data (Human3.6M: 50).
         data_layout: native layout of the 2D input about to be lifted, if known.
         quiet: do not print warnings (they are kept in ``meta["warnings"]``).
+        backend: network backend (see :func:`resolve_backend`); reading the file needs
+            torch either way.
     """
     p = Path(path)
+    backend = resolve_backend(backend)
     ckpt = load_torch_checkpoint(p)
     if "model_pos" not in ckpt:
         raise InputError("checkpoint has no 'model_pos' entry (not a VideoPose3D checkpoint)", p)
     warns: list[str] = []
-    model_pos = _model_from_state(ckpt["model_pos"], causal, dense, p, "model_pos", warns)
+    model_pos = _model_from_state(ckpt["model_pos"], causal, dense, p, "model_pos", warns, backend)
     model_traj = None
     if ckpt.get("model_traj") is not None:
-        model_traj = _model_from_state(ckpt["model_traj"], causal, dense, p, "model_traj", [])
+        model_traj = _model_from_state(ckpt["model_traj"], causal, dense, p, "model_traj", [], backend)
     cfg = _config_of(model_pos)
     layout, warn = decide_vp3d_layout(p, cfg.num_joints_in, input_layout, data_layout)
     if warn:
@@ -343,16 +385,18 @@ def load_videopose3d(path: str | Path, causal: bool = False, input_layout: str |
                      input_normalization="screen", source=str(p))
 
 
-def _config_of(model: TemporalModel) -> ModelConfig:
-    return model._poselift_config  # type: ignore[attr-defined]
+def _config_of(model: Network) -> ModelConfig:
+    return model._poselift_config  # type: ignore[union-attr]
 
 
-def _model_from_state(state: dict[str, torch.Tensor], causal: bool, dense: bool | None, path: Path,
-                      what: str, warns: list[str]) -> TemporalModel:
+def _model_from_state(state: dict[str, "torch.Tensor"], causal: bool, dense: bool | None, path: Path,
+                      what: str, warns: list[str], backend: str = "torch") -> Network:
     if not isinstance(state, dict):
         raise InputError(f"'{what}' is not a state dict", path)
     # Checkpoints saved from DataParallel prefix every key with "module.".
     state = {k[7:] if k.startswith("module.") else k: v for k, v in state.items()}
+    from poselift.lift.model import build_model
+
     try:
         cfg = infer_config(state, causal=causal, dense=dense)
         if dense is None and all(dense_readings(state)):
@@ -360,23 +404,28 @@ def _model_from_state(state: dict[str, torch.Tensor], causal: bool, dense: bool 
             warns.append(f"{path.name}: its weights fit both a dense -arc {','.join(map(str, cfg.filter_widths))} "
                          f"and a non-dense -arc {','.join(map(str, plain))} model; reading it as dense "
                          "(pass --no-dense for the other)")
+        # The torch module's strict loading is the check that every tensor fits.
         model = build_model(cfg)
         model.load_state_dict(state, strict=True)
     except (ValueError, RuntimeError, KeyError) as exc:
         msg = str(exc).splitlines()[0]
         raise InputError(f"'{what}' does not fit a VideoPose3D temporal model: {msg}", path) from None
+    if backend == "numpy":
+        return NumpyTemporalModel(cfg, {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()})
     model._poselift_config = cfg  # type: ignore[attr-defined]
     return model.eval()
 
 
 # --------------------------------------------------------------------------- poselift format
-def save_model(path: str | Path, model: torch.nn.Module, cfg: ModelConfig, meta: dict[str, Any],
+def save_model(path: str | Path, model: "torch.nn.Module", cfg: ModelConfig, meta: dict[str, Any],
                write_card: bool = True) -> Path:
     """Write ``model`` as ``<path>.safetensors`` with ``meta`` (+ architecture) in its header.
 
     Written to a temp file then renamed, so an interrupted save leaves the old file intact.
     Returns the ``.safetensors`` path.
     """
+    from safetensors.torch import save_file
+
     p = Path(path)
     if p.suffix != ".safetensors":
         p = p.with_suffix(".safetensors")
@@ -404,7 +453,7 @@ def read_model_card(path: str | Path) -> dict[str, Any]:
     p = Path(path)
     try:
         from safetensors import safe_open
-        with safe_open(str(p), framework="pt") as f:
+        with safe_open(str(p), framework="numpy") as f:
             header = f.metadata() or {}
     except (SafetensorError, OSError) as exc:
         raise InputError(f"not a readable safetensors file ({exc})", p) from None
@@ -493,23 +542,54 @@ def validate_card(card: dict[str, Any], path: str | Path | None = None) -> None:
             raise bad(f"architecture.{key}", f"must be true or false, got {arch[key]!r:.60}")
 
 
-def load_poselift_network(path: str | Path) -> tuple[TemporalModel, dict[str, Any]]:
-    """Load one poselift network and its card."""
+def load_poselift_network(path: str | Path, backend: str | None = None) -> tuple[Network, dict[str, Any]]:
+    """Load one poselift network and its card.
+
+    ``backend`` (see :func:`resolve_backend`): ``"numpy"`` gives a
+    :class:`~poselift.lift.numpy_backend.NumpyTemporalModel` read straight from the
+    safetensors file; ``"torch"`` a torch module in eval mode (needs torch).
+    """
     p = Path(path)
+    backend = resolve_backend(backend)
     card = read_model_card(p)
     try:
         cfg = ModelConfig.from_dict(card["architecture"])
-        state = load_file(str(p))
-        model = build_model(cfg)
-        model.load_state_dict(state, strict=True)
+        if backend == "numpy":
+            from safetensors.numpy import load_file
+
+            state = load_file(str(p))
+            extra = set(state) - _expected_keys(cfg)
+            if extra:
+                raise ValueError(f"unexpected tensors {sorted(extra)[:3]}")
+            model: Network = NumpyTemporalModel(cfg, state)
+        else:
+            require_torch("the torch backend")
+            from safetensors.torch import load_file
+
+            from poselift.lift.model import build_model
+
+            state = load_file(str(p))
+            model = build_model(cfg)
+            model.load_state_dict(state, strict=True)
+            model.eval()
     except (KeyError, TypeError, ValueError, RuntimeError, SafetensorError) as exc:
         raise InputError(f"model file does not match its metadata: {str(exc).splitlines()[0]}", p) from None
-    model._poselift_config = cfg  # type: ignore[attr-defined]
-    return model.eval(), card
+    model._poselift_config = cfg  # type: ignore[union-attr]
+    return model, card
 
 
-def _lift_model_from_card(model: TemporalModel, card: dict[str, Any], source: str,
-                          traj: TemporalModel | None = None) -> LiftModel:
+def _expected_keys(cfg: ModelConfig) -> set[str]:
+    """State-dict names of a network of ``cfg`` (what torch's strict loading accepts)."""
+    keys = {"expand_conv.weight", "shrink.weight", "shrink.bias"}
+    bn = ["expand_bn"] + [f"layers_bn.{i}" for i in range(2 * (len(cfg.filter_widths) - 1))]
+    for b in bn:
+        keys |= {f"{b}.{n}" for n in ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")}
+    keys |= {f"layers_conv.{i}.weight" for i in range(2 * (len(cfg.filter_widths) - 1))}
+    return keys
+
+
+def _lift_model_from_card(model: Network, card: dict[str, Any], source: str,
+                          traj: Network | None = None) -> LiftModel:
     return LiftModel(model_pos=model, model_traj=traj, meta=card,
                      input_layout=card.get("input_layout", "h36m17"),
                      output_layout=card.get("output_layout", "h36m17"),
@@ -542,7 +622,7 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: str | None = None,
                dense: bool | None = None, trajectory: str | Path | None = "auto",
-               data_layout: str | None = None) -> LiftModel:
+               data_layout: str | None = None, backend: str | None = None) -> LiftModel:
     """Load a lifting model by registry name or path.
 
     ``.bin``/``.pt``/``.pth`` files are VideoPose3D checkpoints (``causal`` and
@@ -550,11 +630,14 @@ def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: 
     2D about to be lifted, see :func:`load_videopose3d`); ``.safetensors`` files are poselift models. For a
     poselift pose model, ``trajectory="auto"`` attaches the model named in its card's
     ``trajectory_model`` (if shipped); pass a name/path to choose, or None for none.
+    ``backend``: ``"numpy"`` (default, no torch needed) or ``"torch"``, see
+    :func:`resolve_backend`.
     """
     p = resolve_model_path(name_or_path)
     if p.suffix in (".bin", ".pt", ".pth", ".ckpt"):
-        return load_videopose3d(p, causal=causal, input_layout=input_layout, dense=dense, data_layout=data_layout)
-    model, card = load_poselift_network(p)
+        return load_videopose3d(p, causal=causal, input_layout=input_layout, dense=dense, data_layout=data_layout,
+                                backend=backend)
+    model, card = load_poselift_network(p, backend)
     if card.get("kind", "pose") != "pose":
         raise InputError(f"model is a {card.get('kind')} model, not a pose model", p)
     traj = None
@@ -562,7 +645,7 @@ def load_model(name_or_path: str | Path, *, causal: bool = False, input_layout: 
     traj_ref = card.get("trajectory_model") if trajectory == "auto" else trajectory
     if traj_ref:
         try:
-            traj, traj_card = load_poselift_network(resolve_model_path(traj_ref))
+            traj, traj_card = load_poselift_network(resolve_model_path(traj_ref), backend)
         except InputError:
             if trajectory != "auto":
                 raise
@@ -583,7 +666,7 @@ def ship_model(src: str | Path, name: str, card_updates: dict[str, Any] | None =
     Used by maintainers to publish a model: the weights are re-saved unchanged, the card
     gets ``name`` and ``card_updates`` (e.g. measured metrics, ``trajectory_model``).
     """
-    model, card = load_poselift_network(src)
+    model, card = load_poselift_network(src, backend="torch")
     card = {**card, **(card_updates or {}), "name": name}
     cfg = ModelConfig.from_dict(card.pop("architecture"))
     return save_model(weights_dir / f"{name}.safetensors", model, cfg, card)

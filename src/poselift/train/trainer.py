@@ -420,7 +420,7 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     if cfg.init:
         from poselift.lift.weights import load_poselift_network, resolve_model_path
 
-        init_model, _ = load_poselift_network(resolve_model_path(cfg.init))
+        init_model, _ = load_poselift_network(resolve_model_path(cfg.init), backend="torch")
         try:
             model.load_state_dict(init_model.state_dict())
         except RuntimeError as exc:
