@@ -29,6 +29,7 @@ from poselift.infer import InferOptions, VideoResult
 TASK_CPUS = 1.0
 TASK_MEMORY_GB = 2.0
 _LOCAL = "local"
+_LOCAL_START_ATTEMPTS = 3
 _ADDRESS_RE = re.compile(r"^(auto|[A-Za-z][\w+.-]*://\S+|[\w.-]+:\d+)$")
 
 
@@ -87,17 +88,25 @@ def run_batch_ray(videos: list[Path], opts: InferOptions, address: str | None = 
     started = False
     if not ray.is_initialized():
         os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-        try:
-            if local:
-                # Tasks return small results: a small object store, no dashboard, and the
-                # workers' native log lines (MediaPipe, TFLite) stay in Ray's log files.
-                ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
-                         object_store_memory=256 * 1024 ** 2, configure_logging=False)
-            else:
-                ray.init(address=address, log_to_driver=False, configure_logging=False)
-        except Exception as exc:  # ConnectionError, RuntimeError, ValueError: all mean "cannot start/join"
-            where = "start a local Ray" if local else f"join the Ray cluster at {address}"
-            raise PoseliftError(f"cannot {where}: {_describe(exc)}") from None
+        # Ray gives a starting node 30 s to register (a fixed limit); on a busy machine a
+        # second try, with the binaries and libraries now in the page cache, usually makes it.
+        attempts = _LOCAL_START_ATTEMPTS if local else 1
+        for attempt in range(1, attempts + 1):
+            try:
+                if local:
+                    # Tasks return small results: a small object store, no dashboard, and the
+                    # workers' native log lines (MediaPipe, TFLite) stay in Ray's log files.
+                    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                             object_store_memory=256 * 1024 ** 2, configure_logging=False)
+                else:
+                    ray.init(address=address, log_to_driver=False, configure_logging=False)
+                break
+            except Exception as exc:  # ConnectionError, RuntimeError, ValueError: all mean "cannot start/join"
+                ray.shutdown()
+                if attempt < attempts and "timed out during startup" in str(exc):
+                    continue
+                where = "start a local Ray" if local else f"join the Ray cluster at {address}"
+                raise PoseliftError(f"cannot {where}: {_describe(exc)}") from None
         started = True
     try:
         remote = ray.remote(num_cpus=task_cpus, memory=int(task_memory_gb * 1024 ** 3), max_retries=0)(_task)

@@ -636,9 +636,11 @@ def display_available() -> bool:
     return True
 
 
-def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = False, viz: bool = False,
-             max_frames: int | None = None, err: TextIO | None = None) -> LiveStats:
-    """Run ``poselift live``: read ``source``, write one JSON line per processed frame to ``out``.
+def run_live(source: str, opts: LiveOptions, out: TextIO | str | None = None, *, realtime: bool = False,
+             viz: bool = False, max_frames: int | None = None, err: TextIO | None = None) -> LiveStats:
+    """Run ``poselift live``: read ``source``, write one JSON line per processed frame to ``out``
+    (a text stream, a ``.jsonl`` path opened once the source and the model are ready, or
+    None for stdout).
 
     Stops at the end of the source, after ``max_frames`` processed frames, when the preview
     window is closed, or on Ctrl-C (KeyboardInterrupt is caught: the summary is still
@@ -660,6 +662,11 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
     info, frames = open_source(source)
     focal = resolve_focal(InferOptions(focal_length=opts.focal_length, fov=opts.fov), info.width, info.height)
     lifter = LiveLifter(lm, info.width, info.height, info.fps, focal, opts)
+    if not hasattr(out, "write"):
+        out = open_output(out)  # only now: a source that cannot be opened leaves no file
+        own = out is not sys.stdout
+    else:
+        own = False
     preview = None
     if viz:
         if display_available():
@@ -704,6 +711,8 @@ def run_live(source: str, opts: LiveOptions, out: TextIO, *, realtime: bool = Fa
             stats.frames_in, stats.dropped = reader.frames_in, reader.dropped
         if preview is not None:
             preview.close()
+        if own:
+            out.close()
     print(f"poselift live: {info.name}: {stats.summary()}", file=err)
     return stats
 

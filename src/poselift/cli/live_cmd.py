@@ -55,17 +55,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from poselift.errors import InputError
-    from poselift.live import LiveOptions, open_output, run_live
+    from poselift.live import LiveOptions, run_live
 
     if args.max_frames is not None and args.max_frames < 1:
         raise InputError(f"--max-frames must be at least 1, got {args.max_frames}")
     opts = LiveOptions(model=args.model, tta=args.tta, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
                        person=args.person, score_threshold=args.score_threshold, max_gap=args.max_gap,
                        focal_length=args.focal_length, fov=args.fov, floor_after=args.floor_after)
-    out = open_output(args.output)
-    try:
-        run_live(args.source, opts, out, realtime=args.realtime, viz=args.viz, max_frames=args.max_frames)
-    finally:
-        if args.output:
-            out.close()
+    run_live(args.source, opts, args.output, realtime=args.realtime, viz=args.viz, max_frames=args.max_frames)
     return 0
