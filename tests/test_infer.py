@@ -356,7 +356,7 @@ def test_world_placement_on_real_video(taiji, tmp_path):
     # Standing: the head is above the pelvis, the lower ankle sits at ankle height on the floor.
     assert (w[v][:, 10, 1] > w[v][:, 0, 1] + 0.3).mean() > 0.95
     lowest = np.minimum(w[v][:, 3, 1], w[v][:, 6, 1])
-    assert abs(np.median(lowest) - ANKLE_HEIGHT_M) < 0.05, np.median(lowest)
+    assert abs(np.median(lowest) - ANKLE_HEIGHT_M) < 0.03, np.median(lowest)   # grounded: 8 +- 3 cm
     doc = json.loads((tmp_path / "taiji_seed.json").read_text())
     assert np.allclose(np.array(doc["camera_to_world"]), d["camera_to_world"], atol=1e-5)
     first = next(t for t in range(len(v)) if v[t])

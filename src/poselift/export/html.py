@@ -81,7 +81,9 @@ def viewer_data(arrays: Mapping[str, Any], title: str = "poselift") -> dict:
         floor_y = 0.0 if in_world else float(np.percentile(pts[..., 1].max(axis=1), 98))
         roots = pts[:, 0, :]
         centre = roots.mean(axis=0)
-        spread = float(np.ptp(roots[:, [0, 2]], axis=0).max()) if len(roots) > 1 else 0.0
+        # the middle 80 % of root positions: one stray frame must not push the view far out
+        spread = float((np.percentile(roots[:, [0, 2]], 90, axis=0)
+                        - np.percentile(roots[:, [0, 2]], 10, axis=0)).max()) if len(roots) > 1 else 0.0
     else:
         floor_y, centre, spread = (0.0 if in_world else 1.0), np.zeros(3), 0.0
     # Where the video's camera is, in the page's y-up space (x, -y, z of the embedded frame).

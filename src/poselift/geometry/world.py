@@ -5,7 +5,10 @@ clip, the lowest foot of each frame traces the ground. The floor is fitted to th
 points (robustly, so jumps and sitting do not tilt it); when the feet hardly move (a
 person dancing on the spot), a plane through them is ill-determined, and the up
 direction is then taken from the body itself (the mean pelvis-to-thorax direction of
-upright frames) with the floor height from the lowest feet.
+upright frames) with the floor height from the lowest feet. The floor's height puts the
+lower ankle of standing frames one ankle height above it, and one floor serves everyone
+in the video; :func:`ground_trajectory` then moves each person along their camera rays so
+their feet meet it (:func:`place_in_world` does all of it).
 
 Conventions of the world frame (what Blender, Unity and BVH users expect):
 
