@@ -82,7 +82,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write world-frame joints: poses_world [P,T,17,3] metres, Y up, one floor at Y = 0 "
                         "for everyone (fitted to the lowest feet over time), origin below the first root, and "
                         "camera_to_world [4,4]; the trajectory is grounded (roots moved along their camera rays "
-                        "so standing feet meet the floor); BVH, JSON, CSV and HTML exports then carry the world; implied by --export bvh and --export html "
+                        "so standing feet meet the floor); BVH, JSON, CSV and HTML exports then carry the world; "
+                        "implied by --export bvh and --export html "
                         "(unless --no-trajectory)")
     o = p.add_argument_group("outputs")
     o.add_argument("--export", default="", metavar="FORMATS",
