@@ -169,6 +169,40 @@ def test_basketball_two_people_keep_identity():
     _check_identity(people, times, images, tracks, [0.75, 0.6], distinct_clothes=True)
 
 
+def _multiview(name: str) -> Path:
+    p = shared_dir() / "data" / "multiview" / "pose2sim-single" / name
+    if not p.is_file():
+        pytest.skip(f"shared multi-view recording {p} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
+    return p
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_pose2sim_bystander_in_the_background_gets_her_own_track():
+    """Besides the man on the force plate, a woman stands in the background of cam01
+    (and cam02) for all 100 frames, a fifth of the frame height, face masked: too small
+    for the detector in the short-side tiles (she used to get no track at all)."""
+    people, times, images = _detect(_multiview("cam01.mp4"))
+    tracks = track_people(people, times)
+    assert len(tracks) == 2, f"{len(tracks)} tracks"
+    # Bare skin against a dark jacket: the torso colours tell the two apart.
+    _check_identity(people, times, images, tracks, [0.9, 0.9], distinct_clothes=True)
+    H = images[0].shape[0]
+    heights = []
+    for tr in tracks:
+        idx = np.flatnonzero(tr.chosen >= 0)
+        boxes = np.array([people[i][tr.chosen[i]].bbox for i in idx])
+        heights.append(float(np.median(boxes[:, 3] - boxes[:, 1])))
+        if heights[-1] < 0.3 * H:
+            # The bystander stands still: her box stays where she is (a crop that slid
+            # onto the man or onto the floor would move by far more).
+            c = (boxes[:, :2] + boxes[:, 2:]) / 2
+            assert np.linalg.norm(c - np.median(c, 0), axis=1).max() < 0.25 * heights[-1]
+    # The man's box is about 0.4 of the frame height, hers about 0.2.
+    small, large = sorted(heights)
+    assert 0.15 * H < small < 0.3 * H and large > 1.5 * small, f"box heights {heights} of {H} px"
+
+
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
     cfg = ModelConfig(num_joints_in=17, in_features=2, num_joints_out=17, filter_widths=[3, 3], channels=16,
@@ -207,6 +241,23 @@ def test_cli_multi_person_single_person_video_gives_one_track(tiny_model, tmp_pa
     assert rc == 0
     with np.load(tmp_path / f"{video.stem}.npz") as d:
         assert d["valid"].shape[0] == 1 and d["valid"].mean() > 0.9
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+@pytest.mark.parametrize("view, people", [("cam01.mp4", 2), ("cam03.mp4", 1)])
+def test_cli_multi_person_pose2sim_views(tiny_model, tmp_path, view, people):
+    """``infer --multi-person`` on the lab recording: in cam01 the man and the bystander
+    behind him, in cam03 the man seen from behind (nobody else is in that view); every
+    track covers at least 90 % of the 100 frames."""
+    video = _multiview(view)
+    rc = main(["infer", str(video), "-o", str(tmp_path), "--multi-person", "--no-render",
+               "--model", str(tiny_model), "--no-progress"])
+    assert rc == 0
+    with np.load(tmp_path / f"{video.stem}.npz") as d:
+        valid = d["valid"]
+    assert valid.shape == (people, 100)
+    assert valid.mean(axis=1).min() >= 0.9, f"coverage {valid.mean(axis=1)}"
 
 
 def test_bad_max_people_is_one_clean_error(capsys):
