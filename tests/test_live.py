@@ -96,7 +96,7 @@ def detections(request):
     from poselift.io.video import probe, read_frames
 
     people, times = [], []
-    with _quiet_native_stderr(), get_detector("mediapipe", model="full") as det:
+    with _quiet_native_stderr(), get_detector("blazepose", model="full") as det:
         for fr in read_frames(path):
             if len(people) == 130:
                 break

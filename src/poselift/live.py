@@ -678,7 +678,7 @@ def run_live(source: str, opts: LiveOptions, out: TextIO | str | None = None, *,
     reader = lift_stage = None
     try:
         with _quiet_native_stderr():
-            detector = get_detector("mediapipe", model=opts.detector_model)
+            detector = get_detector("blazepose", model=opts.detector_model)
             reader = FrameSource(frames, drop=realtime or info.kind != "file", realtime=realtime and info.kind == "file")
             # Detection of frame k+1 overlaps lifting and writing of frame k (two cores);
             # the preview window must stay on the main thread, so --viz runs them in turn.

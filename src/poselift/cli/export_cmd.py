@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from poselift.export.vp3d_checkpoint import export_videopose3d
     from poselift.lift.weights import load_model
 
-    lm = load_model(args.model, causal=args.causal)
+    lm = load_model(args.model, causal=args.causal, backend="torch")
     s = export_videopose3d(lm, Path(args.output), legacy=args.legacy_serialization)
     print(f"wrote {s.path} (model_pos{' + model_traj' if s.trajectory else ''}); evaluate with: {s.run_py_args}")
     for n in s.notes:

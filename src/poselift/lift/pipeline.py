@@ -302,7 +302,7 @@ def _parse_tracks(path: Path, data: dict[str, Any], kind: str) -> tuple[str, dic
         if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2] or sc.shape != kp.shape[:3]:
             raise InputError(f"keypoints_2d {kp.shape} / scores_2d {sc.shape} / valid {valid.shape} do not match "
                              "[P,T,17,2] / [P,T,17] / [P,T]", path)
-        return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps if fps > 0 else None)}
+        return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps)}
     raise InputError(f"a {kind} file holds no per-video 2D sequences to lift "
                      "(use 'poselift evaluate' for datasets)", path)
 
