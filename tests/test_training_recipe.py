@@ -83,3 +83,41 @@ def test_batches_follow_the_model_to_its_device():
     # The same step on the CPU gives a finite number (the meta run computed nothing).
     cpu = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16))
     assert np.isfinite(float(batch_loss(cfg, cpu, None, b, None, "cpu")))
+
+
+def test_interrupted_training_keeps_its_last_complete_checkpoint(tmp_path):
+    """SIGINT during training: exit 130, a loadable checkpoint, no temp file, no half model;
+    --resume continues from it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from poselift.io.vp3d import save_data_3d
+
+    data = tmp_path / "data_3d_toy.npz"
+    save_data_3d(data, {"S1": {f"move {i}": c.positions.astype(np.float64) for i, c in enumerate(_clips(4))},
+                        "S8": {"move 9": _clips(1)[0].positions.astype(np.float64)}})
+    out, ckpt = tmp_path / "m.safetensors", tmp_path / "ckpt"
+    cmd = [sys.executable, "-m", "poselift", "train", "--data", str(data), "--dataset", "all", "--subjects-val", "S8",
+           "-arc", "3,3", "-ch", "16", "-drop", "0", "-e", "100000", "--epoch-size", "64", "-b", "8", "--chunk", "8",
+           "--threads", "1", "--no-progress", "-o", str(out), "--checkpoint-dir", str(ckpt)]
+    env = {**os.environ, "POSELIFT_CACHE": str(tmp_path / "cache")}
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.time() + 300
+    while not (ckpt / "last.pt").is_file() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err.splitlines()[-1]
+    st = torch.load(ckpt / "last.pt", map_location="cpu", weights_only=True)
+    assert st["epoch"] >= 1 and set(st) >= {"model", "optimizer", "history", "elapsed"}
+    assert not list(ckpt.glob("*.tmp")) and not out.exists()
+    # Resume from it with a small epoch budget: it continues, then writes the model.
+    again = cmd[:cmd.index("-e") + 1] + [str(st["epoch"] + 1)] + cmd[cmd.index("-e") + 2:] + ["--resume"]
+    r = subprocess.run(again, capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"resumed from {ckpt / 'last.pt'} at epoch {st['epoch']}" in r.stderr and out.is_file()
