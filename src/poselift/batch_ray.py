@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,13 +41,13 @@ def is_ray_address(text: str) -> bool:
 
 def _task(video: str, opts: InferOptions, cpus: float) -> VideoResult:
     """Body of one Ray task (runs in a Ray worker process)."""
-    import torch
-
     from poselift.infer import _run_one
 
     # One worker per declared CPU: torch's default (all cores of the node) would make
-    # every task on a node fight for the same cores.
-    torch.set_num_threads(max(1, int(cpus)))
+    # every task on a node fight for the same cores. (Inference needs no torch; when it
+    # is installed and loaded, pin it.)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(max(1, int(cpus)))
     return _run_one((Path(video), opts))
 
 

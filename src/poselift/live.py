@@ -42,6 +42,7 @@ from typing import Any, Iterator, Sequence, TextIO
 import numpy as np
 
 from poselift.errors import InputError, PoseliftError
+from poselift.lift.numpy_backend import NumpyTemporalModel
 
 # Frames of history kept for gap filling and the model window (seconds, source clock).
 # It must exceed the model window (2 receptive fields at the model's rate, 3.3 s for the
@@ -291,8 +292,6 @@ class LiveLifter:
                  whole: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The last ``n_out`` model-rate outputs of the window: camera-frame poses
         ``(n, 17, 3)`` and, with a trajectory, geometric roots ``(n, 3)``."""
-        import torch
-
         from poselift.lift.inference import normalize_input, scaled_rays, to_camera_frame
 
         lm = self.lm
@@ -312,8 +311,14 @@ class LiveLifter:
             f = xs[:, self.perm_in].copy()
             f[..., 0] *= -1
             batch.append(f)
-        with torch.no_grad():
-            y = lm.model_pos(torch.from_numpy(np.ascontiguousarray(np.stack(batch))).float()).numpy()
+        inp = np.ascontiguousarray(np.stack(batch), dtype=np.float32)
+        if isinstance(lm.model_pos, NumpyTemporalModel):
+            y = lm.model_pos(inp)
+        else:
+            import torch
+
+            with torch.no_grad():
+                y = lm.model_pos(torch.from_numpy(inp)).numpy()
         if self.opts.tta:
             y[1, ..., 0] *= -1
             y[1] = y[1][:, self.perm_out]
@@ -650,12 +655,11 @@ def run_live(source: str, opts: LiveOptions, out: TextIO | str | None = None, *,
     from poselift.infer import InferOptions, _quiet_native_stderr, resolve_focal
     from poselift.lift.weights import load_model
 
-    import torch
-
     err = err if err is not None else sys.stderr
     # One output frame is a small forward pass: with several intra-op threads, OpenMP's
     # barriers cost ten times the work itself whenever another process holds a core.
-    torch.set_num_threads(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
     lm = load_model(opts.model)
     if not lm.causal:  # before opening a camera or a stream
         raise InputError("poselift live needs a causal model (it may not look at future frames)", opts.model)
