@@ -169,7 +169,6 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
         report.body[s:e] = flipped
         # 3. Short limb swaps.
         for name, (distal, with_prox) in limbs.items():
-            swapped = np.zeros(e - s, bool)
             orig = kp[s:e].copy()
             osc = sc[s:e].copy()
             for i in range(s + 1, e):
@@ -179,7 +178,6 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
                     if _flip_needed(keep, swap, size, ratio, min_gain):
                         kp[i] = _swap(kp[i][None], pairs)[0]
                         sc[i] = _swap(sc[i][None, :, None], pairs)[0, :, 0]
-                        swapped[i - s] = True
                         break
             # A swap sticks until a later frame swaps back; find the runs whose labels
             # now differ from the detector's and undo the long ones.
