@@ -42,6 +42,7 @@ from typing import Any, Iterator, Sequence, TextIO
 
 import numpy as np
 
+from poselift.detect.tracking import PersonSelector
 from poselift.errors import InputError, PoseliftError
 from poselift.lift.numpy_backend import NumpyTemporalModel
 
@@ -98,67 +99,6 @@ class LiveFrame:
     raw_joints_cam: np.ndarray | None = None
 
 
-class OnlineSelector:
-    """:func:`poselift.detect.tracking.select_person` one frame at a time.
-
-    The same decisions in the same order (the batch function is a loop over frames with
-    this state), so the live track picks the person ``infer`` would pick.
-    """
-
-    def __init__(self, strategy: str = "consistent", score_threshold: float = 0.3,
-                 max_match_distance: float = 0.5, reacquire_after_s: float = 1.0) -> None:
-        from poselift.detect.tracking import STRATEGIES
-
-        if strategy not in STRATEGIES:
-            raise ValueError(f"unknown person selection {strategy!r}; choose {', '.join(STRATEGIES)}")
-        self.strategy, self.thr = strategy, score_threshold
-        self.max_d, self.reacquire = max_match_distance, reacquire_after_s
-        self.last = None
-        self.last_t = 0.0
-        self.velocity = np.zeros(2)
-
-    def step(self, people: Sequence[Any], t: float) -> int:
-        """Index of the chosen detection in ``people``, or -1."""
-        from poselift.detect.tracking import _initial_quality, _iou, _keypoint_distance, _pick_static
-
-        if not people:
-            return -1
-        if self.strategy != "consistent":
-            return _pick_static(people, self.strategy, self.thr)
-        last = self.last
-        if last is not None and t - self.last_t > self.reacquire:
-            last = None
-        if last is None:
-            k = int(np.argmax(_initial_quality(people, self.thr)))
-        else:
-            shift = self.velocity * (t - self.last_t)
-            pred_kp = last.keypoints + shift.astype(np.float32)
-            pred_box = (last.bbox[0] + shift[0], last.bbox[1] + shift[1],
-                        last.bbox[2] + shift[0], last.bbox[3] + shift[1])
-            diag = float(np.hypot(last.bbox[2] - last.bbox[0], last.bbox[3] - last.bbox[1]))
-            k, best_cost = -1, float("inf")
-            for j, p in enumerate(people):
-                d = _keypoint_distance(pred_kp, last.scores, p, self.thr, diag)
-                iou = _iou(pred_box, p.bbox)
-                if not np.isfinite(d):
-                    d = self.max_d * (1.0 - iou) * 2 if iou > 0 else float("inf")
-                cost = d - 0.25 * iou * self.max_d
-                if d <= self.max_d and cost < best_cost:
-                    k, best_cost = j, cost
-            if k < 0:
-                self.last = last
-                return -1
-        p = people[k]
-        if last is not None and t > self.last_t:
-            c_new = np.array([(p.bbox[0] + p.bbox[2]) / 2, (p.bbox[1] + p.bbox[3]) / 2])
-            c_old = np.array([(last.bbox[0] + last.bbox[2]) / 2, (last.bbox[1] + last.bbox[3]) / 2])
-            self.velocity = 0.5 * self.velocity + 0.5 * (c_new - c_old) / (t - self.last_t)
-        else:
-            self.velocity = np.zeros(2)
-        self.last, self.last_t = p, float(t)
-        return k
-
-
 class LiveLifter:
     """Frame-by-frame 2D detections -> 3D pose, root and world joints with a causal model.
 
@@ -197,7 +137,7 @@ class LiveLifter:
         self.history_s = max(_MIN_HISTORY_S, self.window / lm.fps) + self.opts.max_gap + 1.0
         self.perm_in = get_skeleton(lm.input_layout).flip_permutation()
         self.perm_out = get_skeleton(lm.output_layout).flip_permutation()
-        self.selector = OnlineSelector(self.opts.person, self.opts.score_threshold)
+        self.selector = PersonSelector(self.opts.person, self.opts.score_threshold)
         self._t: deque[float] = deque()
         self._kp: deque[np.ndarray] = deque()
         self._sc: deque[np.ndarray] = deque()

@@ -114,55 +114,67 @@ def select_person(frames: Sequence[Sequence[Person2D]], timestamps: Sequence[flo
     t = np.asarray(timestamps, dtype=np.float64)
     if len(t) != len(frames):
         raise ValueError(f"{len(frames)} frames but {len(t)} timestamps")
-    chosen = np.full(len(frames), -1, dtype=np.int64)
-    if strategy != "consistent":
-        for i, people in enumerate(frames):
-            if people:
-                chosen[i] = _pick_static(people, strategy, score_threshold)
-        return chosen
+    selector = PersonSelector(strategy, score_threshold, max_match_distance, reacquire_after_s)
+    return np.array([selector.step(people, float(ti)) for people, ti in zip(frames, t)], dtype=np.int64)
 
-    last: Person2D | None = None
-    last_t = 0.0
-    velocity = np.zeros(2)  # box-centre velocity, pixels/s
-    for i, people in enumerate(frames):
+
+class PersonSelector:
+    """:func:`select_person` one frame at a time (``poselift live`` uses it; the batch
+    function is a loop over it, so a live track picks the person ``infer`` would pick).
+
+    ``step(people, t)`` returns the index of the chosen detection in ``people`` (seconds
+    ``t``, increasing) or -1. The arguments are :func:`select_person`'s.
+    """
+
+    def __init__(self, strategy: str = "consistent", score_threshold: float = 0.3,
+                 max_match_distance: float = 0.5, reacquire_after_s: float = 1.0) -> None:
+        if strategy not in STRATEGIES:
+            raise ValueError(f"unknown person selection {strategy!r}; choose {', '.join(STRATEGIES)}")
+        self.strategy, self.thr = strategy, score_threshold
+        self.max_d, self.reacquire = max_match_distance, reacquire_after_s
+        self.last: Person2D | None = None
+        self.last_t = 0.0
+        self.velocity = np.zeros(2)  # box-centre velocity, pixels/s
+
+    def step(self, people: Sequence[Person2D], t: float) -> int:
         if not people:
-            continue
-        if last is not None and t[i] - last_t > reacquire_after_s:
+            return -1
+        if self.strategy != "consistent":
+            return _pick_static(people, self.strategy, self.thr)
+        last = self.last
+        if last is not None and t - self.last_t > self.reacquire:
             last = None
         if last is None:
-            k = int(np.argmax(_initial_quality(people, score_threshold)))
+            k = int(np.argmax(_initial_quality(people, self.thr)))
         else:
-            dt = t[i] - last_t
-            shift = velocity * dt
+            shift = self.velocity * (t - self.last_t)
             pred_kp = last.keypoints + shift.astype(np.float32)
             pred_box = (last.bbox[0] + shift[0], last.bbox[1] + shift[1],
                         last.bbox[2] + shift[0], last.bbox[3] + shift[1])
             diag = float(np.hypot(last.bbox[2] - last.bbox[0], last.bbox[3] - last.bbox[1]))
-            best, best_cost = -1, float("inf")
+            k, best_cost = -1, float("inf")
             for j, p in enumerate(people):
-                d = _keypoint_distance(pred_kp, last.scores, p, score_threshold, diag)
+                d = _keypoint_distance(pred_kp, last.scores, p, self.thr, diag)
                 iou = _iou(pred_box, p.bbox)
                 if not np.isfinite(d):
                     # No joint confident in both: fall back to box overlap alone.
-                    d = max_match_distance * (1.0 - iou) * 2 if iou > 0 else float("inf")
-                cost = d - 0.25 * iou * max_match_distance
-                if d <= max_match_distance and cost < best_cost:
-                    best, best_cost = j, cost
-            if best < 0:
-                continue  # the tracked person is not among the detections: leave a gap
-            k = best
+                    d = self.max_d * (1.0 - iou) * 2 if iou > 0 else float("inf")
+                cost = d - 0.25 * iou * self.max_d
+                if d <= self.max_d and cost < best_cost:
+                    k, best_cost = j, cost
+            if k < 0:
+                self.last = last  # the tracked person is not among the detections: a gap
+                return -1
         p = people[k]
-        if last is not None and t[i] > last_t:
+        if last is not None and t > self.last_t:
             c_new = np.array([(p.bbox[0] + p.bbox[2]) / 2, (p.bbox[1] + p.bbox[3]) / 2])
             c_old = np.array([(last.bbox[0] + last.bbox[2]) / 2, (last.bbox[1] + last.bbox[3]) / 2])
-            v = (c_new - c_old) / (t[i] - last_t)
             # Light smoothing: detector jitter should not steer the prediction.
-            velocity = 0.5 * velocity + 0.5 * v
+            self.velocity = 0.5 * self.velocity + 0.5 * (c_new - c_old) / (t - self.last_t)
         else:
-            velocity = np.zeros(2)
-        last, last_t = p, float(t[i])
-        chosen[i] = k
-    return chosen
+            self.velocity = np.zeros(2)
+        self.last, self.last_t = p, float(t)
+        return k
 
 
 def _frame_period(t: np.ndarray) -> float:
