@@ -73,6 +73,12 @@ def main() -> None:
                 f"- wall time: {tr.get('wall_time_s', 0) / 60:.1f} min on 2 CPU cores "
                 f"({tr.get('epochs_done')} epochs)",
                 f"- licence: {card.get('licence')}"]
+        init = card.get("initialised_from")
+        if init:
+            total = tr.get("wall_time_s", 0) + init.get("wall_time_s", 0)
+            out.append(f"- initialised from: `{init.get('model')}` (sha256 {str(init.get('sha256', '?'))[:12]}..., "
+                       f"{init.get('wall_time_s', 0) / 60:.1f} min: `{init.get('command')}`); "
+                       f"total wall time {total / 60:.1f} min")
         if card.get("trajectory_model"):
             out.append(f"- trajectory model attached by default: `{card['trajectory_model']}`")
         if card.get("notes"):
