@@ -53,13 +53,15 @@ def run_python(code: str, cwd: Path, *, block_torch: bool = False, timeout: int 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    """The first 3 s of taiji_seed.mp4 (one person, 448x336, 15 fps), re-encoded."""
+    """The first 45 frames (3 s) of taiji_seed.mp4 (one person, 448x336, 15 fps), re-encoded."""
+    from itertools import islice
+
     src = shared_dir() / "videos" / "taiji_seed.mp4"
     if not src.is_file():
         pytest.skip(f"shared test video {src} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
     out = tmp_path_factory.mktemp("clip") / "clip.mp4"
     with VideoWriter(out, fps=15) as w:
-        for f in read_frames(src, None, 3.0):
+        for f in islice(read_frames(src), 45):
             w.write(f.image)
     return out
 
@@ -174,7 +176,7 @@ def test_video_result_is_the_npz_contract(clip, clip_result, tmp_path):
     r = clip_result
     frames = list(read_frames(clip))
     t = len(frames)
-    assert r.poses_3d.shape == (1, t, 17, 3) and r.poses_3d.dtype == np.float32
+    assert t == 45 and r.poses_3d.shape == (1, t, 17, 3) and r.poses_3d.dtype == np.float32
     assert r.trajectory.shape == (1, t, 3) and r.keypoints_2d.shape == (1, t, 17, 2) and r.valid.shape == (1, t)
     assert r.valid.mean() > 0.8
     np.testing.assert_array_equal(r.frame_index, [f.index for f in frames])
