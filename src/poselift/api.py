@@ -151,6 +151,17 @@ class Pipeline:
         Returns:
             :class:`~poselift.Result`: ``P`` people (1 unless ``multi_person``) over the
             ``T`` analysed frames, in the npz contract's units and frames.
+
+        Convention:
+            * Images: ``(H, W, 3)`` uint8, channels **R, G, B**, row 0 at the top.
+            * Pixels: ``x`` right, ``y`` down, origin at the top-left of the image, in the
+              input's own resolution (as the detector and the keypoint importers give them).
+            * Out: metres in the camera frame (``x`` right, ``y`` down, ``z`` forward);
+              with ``world``, also a Y-up world frame (see :mod:`poselift.result`).
+            * Time: ``frame_index``/``time_s`` of each step are the source's own: a video's
+              frame numbers and presentation times (``DecodeOptions.start`` does not
+              rebase them), a keypoint file's frame numbers (times ``frame_index / fps``),
+              the position in a frame iterable or array (times ``k / fps``).
         """
         if source is not None and not isinstance(source, (str, os.PathLike)):
             if isinstance(source, np.ndarray) and source.dtype != np.uint8:
