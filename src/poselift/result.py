@@ -44,7 +44,7 @@ CONTRACT_KEYS = ("poses_3d", "trajectory", "keypoints_2d", "scores_2d", "valid",
                  "joint_names", "parents", "frame_index", "time_s")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Result:
     """3D skeletons of ``P`` people over ``T`` analysed frames (see the module's Convention).
 
@@ -95,6 +95,12 @@ class Result:
         self.time_s = np.asarray(self.time_s, dtype=np.float64).reshape(-1)
         if self.frame_index.shape != (t,) or self.time_s.shape != (t,):
             raise ValueError(f"frame_index {self.frame_index.shape} and time_s {self.time_s.shape} must be ({t},)")
+
+    def __repr__(self) -> str:
+        t = self.time_s
+        span = f", {t[0]:.2f}-{t[-1]:.2f} s" if len(t) and np.isfinite(t[[0, -1]]).all() else ""
+        return (f"Result(people={self.num_people}, frames={self.num_frames}{span}, fps={self.fps:g}, "
+                f"image_size={tuple(int(v) for v in self.image_size)}, world={self.world is not None})")
 
     # ------------------------------------------------------------------ views
     @property
