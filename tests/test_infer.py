@@ -31,7 +31,7 @@ from poselift.lift.model import ModelConfig, TemporalModel
 from poselift.lift.weights import save_model
 
 CONTRACT = {"poses_3d", "trajectory", "keypoints_2d", "scores_2d", "valid", "fps", "image_size",
-            "joint_names", "parents"}
+            "joint_names", "parents", "frame_index", "time_s"}
 SIZE = (320, 240)  # synthetic keypoint files and blank videos
 OPTIONAL = {"focal_length", "principal_point", "poses_world", "camera_to_world"}
 
@@ -110,6 +110,10 @@ def check_contract(path: Path, frames: int, size: tuple[int, int], people: int =
     assert d["image_size"].dtype.kind == "i" and d["image_size"].tolist() == list(size)
     assert d["joint_names"].dtype.kind == "U" and d["joint_names"].tolist() == list(H36M17.joint_names)
     assert d["parents"].dtype.kind == "i" and d["parents"].tolist() == list(H36M17.parents)
+    # Each step's source frame: increasing indices and times on the source's clock.
+    assert d["frame_index"].dtype == np.int64 and d["frame_index"].shape == (T,)
+    assert d["time_s"].dtype == np.float64 and d["time_s"].shape == (T,)
+    assert (np.diff(d["frame_index"]) > 0).all() and (np.diff(d["time_s"]) > 0).all()
     v = d["valid"]
     assert v.any()
     for key in ("poses_3d", "trajectory", "keypoints_2d", "scores_2d"):
@@ -363,10 +367,10 @@ def test_world_placement_on_real_video(taiji, tmp_path):
     assert np.allclose(doc["poses_world"][0][first], w[first], atol=1e-5)
     assert np.allclose(doc["trajectory_world"][0][first], w[first, 0], atol=1e-5)
     # The CSV keeps its columns and adds the world ones after them.
-    from poselift.export.formats import CSV_COLUMNS, CSV_WORLD_COLUMNS
+    from poselift.export.formats import CSV_COLUMNS, CSV_FRAME_COLUMNS, CSV_WORLD_COLUMNS
     with open(tmp_path / "taiji_seed.csv", newline="") as f:
         rows = list(csv.reader(f))
-    assert tuple(rows[0]) == CSV_COLUMNS + CSV_WORLD_COLUMNS
+    assert tuple(rows[0]) == CSV_COLUMNS + CSV_WORLD_COLUMNS + CSV_FRAME_COLUMNS
     row = rows[1 + first * 17 + 6]                          # person 0, first valid frame, left ankle
     assert int(row[1]) == first and row[4] == "left_ankle"
     np.testing.assert_allclose([float(x) for x in row[15:18]], w[first, 6], atol=1e-4)

@@ -1,69 +1,142 @@
 """``poselift infer``: one video in, 3D skeletons out (npz, optional json/csv/npy, rendering).
 
-Stages per video, data flowing one way: decode (``io.video``) -> 2D detection
-(``detect``) or a precomputed keypoint file (``io``) -> person selection and gap filling
-(``detect.tracking``) -> lifting (``lift.pipeline``) -> export and rendering.
-Every output is written to a temp file and renamed, so a failure leaves nothing half-written.
+Each input is one job (:class:`InferOptions`: output folder, keypoint file, and the stage
+options of :mod:`poselift.options`). :func:`process_video` runs it through
+:class:`poselift.Pipeline` -- decode (``io.video``) -> 2D detection (``detect``) or a
+precomputed keypoint file (``io``) -> person selection and gap filling
+(``detect.tracking``) -> lifting (``lift.pipeline``) -> world placement -- and writes the
+:class:`poselift.Result` (npz, exports, rendering). Batches run jobs in turn, in worker
+processes or on Ray. Every output is written to a temp file and renamed, so a failure
+leaves nothing half-written.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-from poselift.errors import InputError, PoseliftError
+# Names older callers import from here; the pipeline itself lives in poselift.api.
+from poselift.api import (  # noqa: F401
+    Pipeline,
+    _effective_fps,
+    _is_fd2,
+    _quiet_native_stderr,
+    _tracks_from_keypoint_file,
+    detect_frames,
+    multi_tracks,
+    single_track,
+)
+from poselift.errors import PoseliftError
+from poselift.options import (
+    DecodeOptions,
+    DetectOptions,
+    ExportOptions,
+    LiftOptions,
+    PipelineOptions,
+    PlaceOptions,
+    RenderOptions,
+    TrackOptions,
+)
+from poselift.result import write_bvh_people as _write_bvh_people  # noqa: F401
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv")
 
 
+#: ``InferOptions`` field -> (stage, field) of :class:`~poselift.options.PipelineOptions`.
+FLAT_FIELDS: dict[str, tuple[str, str]] = {
+    "model": ("lift", "model"), "input_layout": ("lift", "input_layout"), "causal": ("lift", "causal"),
+    "tta": ("lift", "tta"), "fixed_bones": ("lift", "fixed_bones"), "lr_repair": ("lift", "lr_repair"),
+    "trajectory": ("lift", "trajectory"), "world": ("place", "world"),
+    "detector": ("detect", "detector"), "detector_model": ("detect", "model"),
+    "person": ("track", "person"), "multi_person": ("track", "multi_person"),
+    "max_people": ("track", "max_people"), "score_threshold": ("track", "score_threshold"),
+    "max_gap": ("track", "max_gap"),
+    "start": ("decode", "start"), "end": ("decode", "end"), "fps": ("decode", "fps"),
+    "focal_length": ("lift", "focal_length"), "fov": ("lift", "fov"),
+    "exports": ("export", "formats"), "bvh_smooth": ("export", "bvh_smooth"), "viz_export": ("export", "viz_export"),
+    "render": ("render", "enabled"), "render_format": ("render", "format"), "viz_size": ("render", "size"),
+    "viz_azimuth": ("render", "azimuth"), "viz_elevation": ("render", "elevation"),
+    "viz_camera_view": ("render", "camera_view"), "viz_framing": ("render", "framing"),
+    "viz_downsample": ("render", "downsample"), "viz_skip": ("render", "skip"), "viz_limit": ("render", "limit"),
+    "viz_bitrate": ("render", "bitrate"),
+    "dense": ("lift", "dense"), "backend": ("lift", "backend"), "root_relative": ("lift", "root_relative"),
+    "ground": ("place", "ground"),
+}
+
+
 @dataclass
 class InferOptions:
-    """Options of one ``infer`` run (mirrors the command-line flags)."""
+    """One ``infer`` job: the output folder, an optional keypoint file, progress bars, and
+    the pipeline's options flattened under their command-line names.
+
+    A thin adapter kept for code written against it: the options themselves, and their
+    defaults, are the stage objects of :mod:`poselift.options` (each default below *is*
+    that stage's field default, see :data:`FLAT_FIELDS`); :meth:`options` returns them and
+    :meth:`from_options` builds a job from them, which is what ``poselift infer`` does.
+    """
 
     outdir: Path | None = None
-    model: str = "default"
-    input_layout: str | None = None
-    causal: bool = False
-    tta: bool = True
-    fixed_bones: bool = True
-    lr_repair: bool = True     # undo the detector's left/right label flips (detect.lr_repair)
-    trajectory: bool = True
-    world: bool = False
-    detector: str = "blazepose"
-    detector_model: str = "full"
+    model: str = LiftOptions.model
+    input_layout: str | None = LiftOptions.input_layout
+    causal: bool = LiftOptions.causal
+    tta: bool = LiftOptions.tta
+    fixed_bones: bool = LiftOptions.fixed_bones
+    lr_repair: bool = LiftOptions.lr_repair
+    trajectory: bool = LiftOptions.trajectory
+    world: bool = PlaceOptions.world
+    detector: str = DetectOptions.detector
+    detector_model: str = DetectOptions.model
     keypoints: Path | None = None
-    person: str = "consistent"
-    multi_person: bool = False
-    max_people: int | None = 4
-    score_threshold: float = 0.3
-    max_gap: float = 0.5
-    start: float | None = None
-    end: float | None = None
-    fps: float | None = None
-    focal_length: float | None = None
-    fov: float | None = None
-    exports: tuple[str, ...] = ()
-    bvh_smooth: bool = True
-    viz_export: Path | None = None
-    render: bool = True
-    render_format: str = "mp4"
-    viz_size: int = 720
-    viz_azimuth: float = 30.0
-    viz_elevation: float = 15.0
-    viz_camera_view: bool = False
-    viz_framing: str = "auto"
-    viz_downsample: int = 1
-    viz_skip: int = 0
-    viz_limit: int = -1
-    viz_bitrate: int = 3000
+    person: str = TrackOptions.person
+    multi_person: bool = TrackOptions.multi_person
+    max_people: int | None = TrackOptions.max_people
+    score_threshold: float = TrackOptions.score_threshold
+    max_gap: float = TrackOptions.max_gap
+    start: float | None = DecodeOptions.start
+    end: float | None = DecodeOptions.end
+    fps: float | None = DecodeOptions.fps
+    focal_length: float | None = LiftOptions.focal_length
+    fov: float | None = LiftOptions.fov
+    exports: tuple[str, ...] = ExportOptions.formats
+    bvh_smooth: bool = ExportOptions.bvh_smooth
+    viz_export: Path | None = ExportOptions.viz_export
+    render: bool = RenderOptions.enabled
+    render_format: str = RenderOptions.format
+    viz_size: int = RenderOptions.size
+    viz_azimuth: float = RenderOptions.azimuth
+    viz_elevation: float = RenderOptions.elevation
+    viz_camera_view: bool = RenderOptions.camera_view
+    viz_framing: str = RenderOptions.framing
+    viz_downsample: int = RenderOptions.downsample
+    viz_skip: int = RenderOptions.skip
+    viz_limit: int = RenderOptions.limit
+    viz_bitrate: int = RenderOptions.bitrate
     progress: bool = True
+    dense: bool | None = LiftOptions.dense
+    backend: str | None = LiftOptions.backend
+    root_relative: bool = LiftOptions.root_relative
+    ground: bool = PlaceOptions.ground
+
+    def options(self) -> PipelineOptions:
+        """The stage options this job runs with (validated; raises :class:`~poselift.options.OptionError`)."""
+        per_stage: dict[str, dict[str, Any]] = {}
+        for flat, (stage, name) in FLAT_FIELDS.items():
+            per_stage.setdefault(stage, {})[name] = getattr(self, flat)
+        kinds = {f.name: f.default_factory for f in fields(PipelineOptions)}  # type: ignore[misc]
+        return PipelineOptions(**{stage: kinds[stage](**kw) for stage, kw in per_stage.items()})
+
+    @classmethod
+    def from_options(cls, options: PipelineOptions, *, outdir: Path | None = None, keypoints: Path | None = None,
+                     progress: bool = True) -> "InferOptions":
+        """A job running ``options`` (every field of every stage is kept)."""
+        flat = {f: getattr(getattr(options, stage), name) for f, (stage, name) in FLAT_FIELDS.items()}
+        return cls(outdir=outdir, keypoints=keypoints, progress=progress, **flat)
 
 
 @dataclass
@@ -114,117 +187,21 @@ def resolve_focal(opts: InferOptions, width: int, height: int) -> float:
 
 
 def detect_video(path: Path, opts: InferOptions, bar: Callable[..., Any] | None = None):
-    """Decode and run the 2D detector. Returns ``(people_per_frame, timestamps, info)``."""
-    from poselift.detect.base import get_detector
+    """Decode and run the 2D detector. Returns ``(people_per_frame, timestamps, info)``
+    (see :func:`poselift.api.detect_frames`, which also gives the frame indices)."""
     from poselift.io.video import probe, read_frames
 
     info = probe(path)
-    os.environ.setdefault("GLOG_minloglevel", "2")
-    people, times = [], []
-    total = None
-    if info.frame_count:
-        span = (opts.end if opts.end is not None else info.duration) - (opts.start or 0.0)
-        total = int(max(span, 0) * (min(opts.fps, info.fps) if opts.fps else info.fps)) or None
-    from tqdm import tqdm
-
-    # MediaPipe's graph threads open the TFLite models asynchronously and log from there
-    # (INFO: Created TensorFlow Lite XNNPACK delegate...) at any moment until the graph
-    # is closed, so native stderr stays quiet for the detector's whole life. The bar
-    # (on Python's stderr, kept) shows before the models load: a run says at once it started.
-    with _quiet_native_stderr(), tqdm(total=total, unit="frame", desc=f"detect {path.name}",
-                                      disable=not opts.progress, leave=False) as bar:
-        blazepose = opts.detector in ("blazepose", "mediapipe")
-        if opts.multi_person and blazepose:
-            # MediaPipe's graph follows one person; BlazePose's two models, run per person,
-            # find everyone. Room for two extra crops so a transient false person
-            # never crowds out a real one before the tracker drops it.
-            cap = opts.max_people + 2 if opts.max_people else None
-            detector = get_detector("blazepose-multi", model=opts.detector_model, max_people=cap)
-        elif blazepose:
-            detector = get_detector(opts.detector, model=opts.detector_model)
-        else:
-            detector = get_detector(opts.detector)
-        with detector:
-            for fr in read_frames(path, opts.start, opts.end, opts.fps):
-                people.append(detector.detect(fr.image, fr.time))
-                times.append(fr.time)
-                bar.update(1)
-    return people, np.asarray(times, dtype=np.float64), info
-
-
-def _tracks_from_keypoint_file(path: Path, opts: InferOptions, video_info: Any | None, model_fps: float):
-    """A precomputed keypoint file -> ``(people_per_frame, timestamps, layout, (w, h), fps)``
-    or a ready :class:`~poselift.lift.pipeline.Tracks2D` for VideoPose3D npz files.
-
-    The frame rate comes from the file, else from the video; when neither knows it,
-    the sequence is taken to be at the model's rate and is not resampled (as
-    VideoPose3D does with custom datasets), so ``fps`` is None then.
-    """
-    from poselift.io.keypoints import load_keypoints
-    from poselift.lift.pipeline import read_tracks_file
-
-    fps = video_info.fps if video_info is not None else None
-    if path.suffix.lower() == ".npz":
-        tracks = read_tracks_file(path)
-        if len(tracks) != 1:
-            raise InputError(f"keypoint file holds {len(tracks)} videos; pass a single-video file", path)
-        tr = next(iter(tracks.values()))
-        if tr.fps is None:
-            tr.fps = fps
-        return tr
-    seq = load_keypoints(path, fps=fps)
-    size = seq.image_size or ((video_info.width, video_info.height) if video_info is not None else None)
-    if size is None:
-        raise InputError("keypoint file has no image size; give the video too", path)
-    fps = seq.fps or fps
-    times = seq.frame_indices / (fps or model_fps)
-    return seq.people_per_frame(), times, seq.layout, size, fps
-
-
-def single_track(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float | None,
-                 layout: str | None = None, source: Path | None = None):
-    """Per-frame detections -> one person's gap-filled :class:`~poselift.lift.pipeline.Tracks2D`
-    (and the :class:`~poselift.detect.tracking.TrackResult` it came from)."""
-    from poselift.detect.tracking import track_single_person
-    from poselift.lift.pipeline import Tracks2D
-
-    if not any(people):
-        raise InputError("no person detected in any frame", source)
-    tr = track_single_person(people, times, strategy=opts.person, score_threshold=opts.score_threshold,
-                             max_gap_s=opts.max_gap, layout=layout)
-    if not tr.valid.any():
-        raise InputError("no person tracked long enough to lift", source)
-    tracks = Tracks2D(tr.keypoints[None], tr.scores[None], tr.valid[None], tr.layout, size[0], size[1],
-                      fps, times - times[0])
-    return tracks, tr
-
-
-def multi_tracks(people: list, times: np.ndarray, opts: InferOptions, size: tuple[int, int], fps: float | None,
-                 layout: str | None = None, source: Path | None = None):
-    """Per-frame detections -> every person's gap-filled track, ``P`` = number of tracks,
-    the track with the most frames first (see :func:`poselift.detect.multitrack.track_people`).
-    Returns the :class:`~poselift.lift.pipeline.Tracks2D` and the list of
-    :class:`~poselift.detect.tracking.TrackResult`."""
-    from poselift.detect.multitrack import track_people
-    from poselift.lift.pipeline import Tracks2D
-
-    if not any(people):
-        raise InputError("no person detected in any frame", source)
-    trs = [tr for tr in track_people(people, times, max_people=opts.max_people,
-                                     score_threshold=opts.score_threshold, max_gap_s=opts.max_gap, layout=layout)
-           if tr.valid.any()]
-    if not trs:
-        raise InputError("no person tracked long enough to lift", source)
-    tracks = Tracks2D(np.stack([tr.keypoints for tr in trs]), np.stack([tr.scores for tr in trs]),
-                      np.stack([tr.valid for tr in trs]), trs[0].layout, size[0], size[1], fps, times - times[0])
-    return tracks, trs
+    o = opts.options()
+    frames = read_frames(path, o.decode.start, o.decode.end, o.decode.fps)
+    people, times, _, _ = detect_frames(frames, o.detect, o.track, progress=opts.progress,
+                                        desc=f"detect {path.name}", source=path)
+    return people, times, info
 
 
 def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
-    """Run the whole pipeline on one input; raises :class:`PoseliftError` on bad input."""
-    from poselift.lift.pipeline import Tracks2D, lift_tracks
-    from poselift.lift.weights import load_model
-
+    """Run the whole pipeline on one input (:meth:`poselift.Pipeline._run`, the code the
+    API runs) and write its outputs; raises :class:`PoseliftError` on bad input."""
     src = video if video is not None else opts.keypoints
     assert src is not None
     outdir = opts.outdir or src.parent
@@ -232,47 +209,8 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     stem = src.stem
     t0 = time.perf_counter()
     secs: dict[str, float] = {}
-    if opts.world and not opts.trajectory:
-        raise InputError("--world needs root trajectories; drop --no-trajectory", src)
-    if video is not None:  # before loading anything: a typo answers at once
-        from poselift.fsutil import check_input
-        check_input(video, what="video")
-    lm = load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout)
-    info = None
-    if video is not None:
-        from poselift.io.video import probe
-        info = probe(video)
-    if opts.keypoints is not None:
-        if opts.start is not None or opts.end is not None or opts.fps:
-            raise InputError("--start/--end/--fps select video frames to detect on; with --keypoints, "
-                             "trim the keypoint file instead", opts.keypoints)
-        got = _tracks_from_keypoint_file(opts.keypoints, opts, info, lm.fps)
-        if isinstance(got, Tracks2D):
-            tracks = got
-        else:
-            people, times, layout, size, fps = got
-            track = multi_tracks if opts.multi_person else single_track
-            tracks, _ = track(people, times, opts, size, fps, layout, opts.keypoints)
-    else:
-        assert video is not None
-        people, times, info = detect_video(video, opts)
-        secs["detect"] = time.perf_counter() - t0
-        track = multi_tracks if opts.multi_person else single_track
-        tracks, _ = track(people, times, opts, (info.width, info.height), _effective_fps(times, info.fps),
-                          source=video)
-    focal = resolve_focal(opts, tracks.width, tracks.height)
-    t1 = time.perf_counter()
-    result = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal,
-                         fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
-                         repair_flips=opts.lr_repair, source=src)
-    secs["lift"] = time.perf_counter() - t1
-    # BVH and the viewer are for people who expect a Y-up scene on a floor: they imply --world
-    # (without a trajectory there is no scene to place, and they stay in the camera frame).
-    if opts.world or (opts.trajectory and any(f in ("bvh", "html") for f in opts.exports)):
-        try:
-            result.add_world()
-        except ValueError as exc:
-            raise InputError(str(exc), src) from None
+    pipe = Pipeline(options=opts.options(), progress=opts.progress)
+    result = pipe._run(video, opts.keypoints, secs)
     from dataclasses import replace
 
     from poselift.staging import Stage
@@ -290,124 +228,32 @@ def process_video(video: Path | None, opts: InferOptions) -> VideoResult:
     return VideoResult(src, True, "ok", outputs, int(result.valid.shape[1]), secs)
 
 
-def _effective_fps(times: np.ndarray, nominal: float) -> float:
-    """Frame rate of the analysed frames: the nominal rate unless frames were dropped."""
-    if len(times) > 1:
-        dt = np.median(np.diff(times))
-        if dt > 0 and abs(1.0 / dt - nominal) > 0.01 * nominal:
-            return float(1.0 / dt)
-    return float(nominal)
-
-
-def _is_fd2(stream: Any) -> bool:
-    try:
-        return stream.fileno() == 2
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-@contextlib.contextmanager
-def _quiet_native_stderr():
-    """Silence C++ log lines (TFLite, absl) printed straight to file descriptor 2 by
-    MediaPipe; Python errors still propagate and are reported by the caller, and Python's
-    own ``sys.stderr`` (the progress bar, warnings) keeps writing to the real stderr."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    py_stderr, own = sys.stderr, None
-    try:
-        if _is_fd2(py_stderr):
-            own = os.fdopen(os.dup(saved), "w", buffering=1, encoding=getattr(py_stderr, "encoding", None),
-                            errors="backslashreplace")
-            sys.stderr = own
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        if own is not None:
-            sys.stderr = py_stderr
-            own.close()
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions) -> list[Path]:
-    """The npz (always), then ``--export`` formats and ``--viz-export``; all atomic."""
-    from poselift.export.formats import write_csv, write_json
+def write_outputs(result: Any, outdir: Path, stem: str, opts: InferOptions | ExportOptions) -> list[Path]:
+    """The npz (always), then the export formats and ``viz_export``; all atomic. The
+    result is written as it is (``infer`` placed it in the world already when BVH or
+    HTML asked for it)."""
     from poselift.io.safe_npz import save_npz
 
-    arrays = result.arrays()
+    exp = opts if isinstance(opts, ExportOptions) else opts.options().export
     written = []
     npz = outdir / f"{stem}.npz"
-    save_npz(npz, **arrays)
+    save_npz(npz, **result.arrays())
     written.append(npz)
-    for fmt in opts.exports:
-        if fmt == "json":
-            written.append(write_json(outdir / f"{stem}.json", arrays))
-        elif fmt == "csv":
-            written.append(write_csv(outdir / f"{stem}.csv", arrays))
-        elif fmt == "html":
-            from poselift.export.html import write_html
-            written.append(write_html(outdir / f"{stem}.html", arrays, title=stem))
-        elif fmt == "bvh":
-            written += _write_bvh_people(arrays, outdir, stem, opts.bvh_smooth)
-        elif fmt == "npz":
+    for fmt in exp.formats:
+        if fmt == "npz":
             continue
-        else:
-            raise PoseliftError(f"unknown export format {fmt!r} (known: json, csv, html, bvh)")
-    if opts.viz_export is not None:
+        written += result._write(fmt, outdir / f"{stem}.{fmt}", title=stem, bvh_smooth=exp.bvh_smooth)
+    if exp.viz_export is not None:
         from poselift.export.formats import write_npy
-        poses = arrays["poses_3d"][0]
-        written.append(write_npy(opts.viz_export, poses))
+        written.append(write_npy(exp.viz_export, result.poses_3d[0].astype(np.float32)))
     return written
 
 
-def _write_bvh_people(arrays: dict[str, Any], outdir: Path, stem: str, smooth: bool) -> list[Path]:
-    """``<stem>.bvh`` for one person, ``<stem>_person<k>.bvh`` for several (people without a
-    single valid frame are left out)."""
-    from poselift.export.bvh import write_bvh
-
-    poses, traj, valid = arrays["poses_3d"], arrays["trajectory"], arrays["valid"]
-    if "poses_world" in arrays:
-        # World axes (X right, Y up, Z toward the camera) are BVH's: hand the exporter the
-        # world joints expressed so that its camera->BVH flip lands on them unchanged.
-        from poselift.export.bvh import bvh_to_camera
-
-        world = arrays["poses_world"]
-        poses, traj = bvh_to_camera(world - world[:, :, :1]), bvh_to_camera(world[:, :, 0])
-    n = poses.shape[0]
-    out = []
-    for k in range(n):
-        if not valid[k].any():
-            continue
-        name = f"{stem}.bvh" if n == 1 else f"{stem}_person{k}.bvh"
-        out.append(write_bvh(outdir / name, poses[k], traj[k], float(arrays["fps"]), valid[k], smooth=smooth))
-    return out
-
-
 def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Path:
-    """Second decoding pass drawing the 2D overlay and the 3D view. With a trajectory the
-    3D view shows people where they are, on the floor of the world frame (fitted here
-    when ``--world`` did not already)."""
-    from poselift.io.video import read_frames
-    from poselift.render import render_video
-
-    traj, c2w = None, None
-    if "camera_to_world" in result.extra:
-        traj, c2w = result.trajectory, result.extra["camera_to_world"]
-    elif opts.trajectory:
-        from poselift.geometry.world import place_in_world
-        traj = result.trajectory
-        try:
-            placed = place_in_world(result.poses_3d, result.trajectory, result.valid, fps=result.fps)
-            traj, c2w = placed.trajectory, placed.frame.matrix
-        except ValueError:  # nothing valid to fit a floor to: camera axes then
-            pass
-    frames = read_frames(video, opts.start, opts.end, opts.fps)
-    render_video(frames, out, result.keypoints_2d, result.poses_3d, result.valid, result.fps,
-                 viz_size=opts.viz_size, viz_downsample=opts.viz_downsample, viz_skip=opts.viz_skip,
-                 viz_limit=opts.viz_limit, viz_bitrate=opts.viz_bitrate, azimuth=opts.viz_azimuth,
-                 elevation=opts.viz_elevation, camera_view=opts.viz_camera_view, framing=opts.viz_framing,
-                 trajectories=traj, camera_to_world=c2w, progress=opts.progress)
+    """Second decoding pass drawing the 2D overlay and the 3D view (:meth:`poselift.Result.render`).
+    With a trajectory the 3D view shows people where they are, on the floor of the world
+    frame (fitted here when ``--world`` did not already)."""
+    result.render(out, video=video, options=opts.options().render, progress=opts.progress)
     return out
 
 

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     from poselift.errors import InputError
     from poselift.evaluate import protocols as pr
     from poselift.geometry.intrinsics import resolve_intrinsics
-    from poselift.lift.weights import load_model
+    from poselift.lift.pipeline import load_lift_model
+    from poselift.options import LiftOptions
 
     subjects = [s.strip() for s in args.subjects.split(",")] if args.subjects else None
     actions = [a.strip() for a in args.actions.split(",")] if args.actions else None
@@ -79,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         return _run_vp3d(args, subjects, actions)
     if args.dataset is None:
         raise InputError("--dataset is required (or use --protocol vp3d with --data-3d and --data-2d)")
-    lm = load_model(args.model, causal=args.causal, input_layout=args.input_layout, trajectory=traj,
-                    dense=args.dense)
+    lm = load_lift_model(LiftOptions(model=args.model, causal=args.causal, input_layout=args.input_layout,
+                                     dense=args.dense, tta=args.tta), trajectory=traj)
     if args.dataset == "h36m-expmap":
         if not args.data_dir:
             raise InputError("--dataset h36m-expmap needs --data-dir DIR (DIR/S<n>/<action>_<k>.txt[.gz])")

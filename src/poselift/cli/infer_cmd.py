@@ -7,6 +7,11 @@ import sys
 from pathlib import Path
 
 from poselift.cli import options as opt
+from poselift.options import DETECTOR_MODELS, FRAMINGS, PERSON_STRATEGIES, RENDER_FORMATS, ExportOptions, PlaceOptions
+from poselift.options import DetectOptions as D
+from poselift.options import LiftOptions as L
+from poselift.options import RenderOptions as R
+from poselift.options import TrackOptions as T
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,18 +27,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--outdir", default=None, metavar="OUTDIR",
                    help="output folder (default: beside each video)")
     g = p.add_argument_group("2D keypoints")
-    g.add_argument("--detector", default="blazepose",
+    g.add_argument("--detector", default=D.detector,
                    help="2D detector backend: blazepose (the shipped BlazePose models on the TFLite runtime), "
                         "mediapipe (MediaPipe's own pose graph, needs the mediapipe extra) (default: %(default)s)")
-    g.add_argument("--detector-model", default="full", choices=["lite", "full", "heavy"],
+    g.add_argument("--detector-model", default=D.model, choices=list(DETECTOR_MODELS),
                    help="BlazePose landmark model, all three shipped: lite (fastest), full, heavy (most "
                         "accurate, slowest); --detector mediapipe has only full (default: %(default)s)")
     g.add_argument("--keypoints", default=None, metavar="FILE",
                    help="skip detection and use precomputed 2D: VideoPose3D/Detectron2 per-video npz, "
                         "VideoPose3D custom-dataset npz, COCO keypoint JSON, OpenPose JSON folder or "
                         "AlphaPose JSON (give the video too to render it and to know its size/fps)")
-    g.add_argument("--person", default="consistent",
-                   choices=["consistent", "most-complete", "largest", "highest-score"],
+    g.add_argument("--person", default=T.person, choices=list(PERSON_STRATEGIES),
                    help="which person to follow when several are visible; 'consistent' (default) starts "
                         "with the most complete large person and stays with them")
     g.add_argument("--multi-person", action="store_true",
@@ -41,12 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "run per person (offline, needs ai-edge-litert), people are tracked over time and "
                         "each track is lifted separately; the npz then has P = number of tracks, the track "
                         "seen in most frames first")
-    g.add_argument("--max-people", type=_max_people, default=4, metavar="N",
+    g.add_argument("--max-people", type=_max_people, default=T.max_people, metavar="N",
                    help="with --multi-person, keep the N tracks seen in most frames; 0 keeps all "
                         "(default: %(default)s)")
-    g.add_argument("--score-threshold", type=opt.fraction, default=0.3,
+    g.add_argument("--score-threshold", type=opt.fraction, default=T.score_threshold,
                    help="joints below this confidence are interpolated (default: %(default)s)")
-    g.add_argument("--max-gap", type=opt.nonneg_float, default=0.5, metavar="SECONDS",
+    g.add_argument("--max-gap", type=opt.nonneg_float, default=T.max_gap, metavar="SECONDS",
                    help="longest gap filled by interpolation; longer ones are marked invalid (default: %(default)s)")
     t = p.add_argument_group("time")
     t.add_argument("--start", default=None, metavar="T", help="start time, seconds or mm:ss")
@@ -58,13 +62,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--fov", type=opt.fov_degrees, default=None, metavar="DEGREES",
                    help="field of view along the long image side, instead of --focal-length")
     m = p.add_argument_group("lifting")
-    m.add_argument("--model", default="default", metavar="NAME_OR_PATH",
+    m.add_argument("--model", default=L.model, metavar="NAME_OR_PATH",
                    help="shipped model name, poselift .safetensors or VideoPose3D .bin (default: %(default)s)")
     m.add_argument("--input-layout", choices=["coco17", "h36m17"], default=None,
                    help="2D layout a VideoPose3D checkpoint expects (coco17 for "
                         "pretrained_h36m_detectron_coco.bin, h36m17 for pretrained_h36m_cpn.bin)")
     m.add_argument("--causal", action="store_true", help="the VideoPose3D checkpoint is causal")
-    m.add_argument("--tta", dest="tta", action="store_true", default=True,
+    m.add_argument("--tta", dest="tta", action="store_true", default=L.tta,
                    help="test-time flip augmentation (default: on)")
     m.add_argument("--no-tta", dest="tta", action="store_false")
     m.add_argument("--no-lr-repair", dest="lr_repair", action="store_false",
@@ -95,22 +99,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--viz-export", default=None, metavar="FILE.npy",
                    help="also save VideoPose3D's camera-space (T,17,3) array (single video only)")
     o.add_argument("--no-render", dest="render", action="store_false", help="skip the rendered video")
-    o.add_argument("--render-format", choices=["mp4", "gif"], default="mp4")
-    o.add_argument("--viz-size", type=opt.number(int, min=16, max=8192), default=720, help="rendered video height in pixels (default: %(default)s)")
-    o.add_argument("--viz-azimuth", type=opt.number(float, min=-360, max=360), default=30.0, metavar="DEG",
+    o.add_argument("--render-format", choices=list(RENDER_FORMATS), default=R.format)
+    o.add_argument("--viz-size", type=opt.number(int, min=16, max=8192), default=R.size, help="rendered video height in pixels (default: %(default)s)")
+    o.add_argument("--viz-azimuth", type=opt.number(float, min=-360, max=360), default=R.azimuth, metavar="DEG",
                    help="3D panel view angle around the vertical, degrees; 0 looks from the video's camera, "
                         "positive turns counter-clockwise seen from above (default: %(default)s)")
-    o.add_argument("--viz-elevation", type=opt.number(float, min=-90, max=90), default=15.0, metavar="DEG",
+    o.add_argument("--viz-elevation", type=opt.number(float, min=-90, max=90), default=R.elevation, metavar="DEG",
                    help="3D panel viewpoint height above the horizon, degrees (default: %(default)s)")
     o.add_argument("--viz-camera-view", action="store_true",
                    help="show the 3D panel from the video's camera (azimuth 0, elevation = the camera's pitch)")
-    o.add_argument("--viz-framing", choices=["auto", "fixed", "follow"], default="auto",
+    o.add_argument("--viz-framing", choices=list(FRAMINGS), default=R.framing,
                    help="3D panel framing: one view for the whole video (fixed), a view following the "
                         "people (follow), or fixed unless they cover more than 6 m (auto, default)")
-    o.add_argument("--viz-downsample", type=opt.positive_int, default=1, help="render every N-th frame")
-    o.add_argument("--viz-skip", type=opt.nonneg_int, default=0, help="skip the first N frames in the rendering")
-    o.add_argument("--viz-limit", type=opt.number(int, min=1, allow=(-1,)), default=-1, help="render at most N frames (-1: all)")
-    o.add_argument("--viz-bitrate", type=opt.number(int, min=1, max=1_000_000), default=3000, help="rendered video bitrate, kbit/s")
+    o.add_argument("--viz-downsample", type=opt.positive_int, default=R.downsample, help="render every N-th frame")
+    o.add_argument("--viz-skip", type=opt.nonneg_int, default=R.skip, help="skip the first N frames in the rendering")
+    o.add_argument("--viz-limit", type=opt.number(int, min=1, allow=(-1,)), default=R.limit, help="render at most N frames (-1: all)")
+    o.add_argument("--viz-bitrate", type=opt.number(int, min=1, max=1_000_000), default=R.bitrate, help="rendered video bitrate, kbit/s")
     p.add_argument("--workers", type=opt.number(int, min=1, max=64), default=None,
                    help="videos processed in parallel (default: 1; with --ray: a local Ray's CPUs, all by "
                         "default, or the most tasks in flight on a cluster)")
@@ -126,7 +130,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--ray-task-memory", type=opt.number(float, min=0.01, max=4096), default=2.0, metavar="GB",
                    help="memory each video's task declares, GiB (default: %(default)s)")
     p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.set_defaults(func=run)
+    # On/off flags default to the stage options' defaults too: one place for every default.
+    p.set_defaults(func=run, causal=L.causal, tta=L.tta, lr_repair=L.lr_repair, fixed_bones=L.fixed_bones,
+                   trajectory=L.trajectory, world=PlaceOptions.world, multi_person=T.multi_person,
+                   bvh_smooth=ExportOptions.bvh_smooth, render=R.enabled, viz_camera_view=R.camera_view)
 
 
 def _max_people(text: str) -> int:
@@ -137,6 +144,31 @@ def _max_people(text: str) -> int:
     if n < 0:
         raise argparse.ArgumentTypeError(f"must be 0 (all) or more, got {n}")
     return n
+
+
+def pipeline_options(args: argparse.Namespace, start: float | None, end: float | None,
+                     exports: tuple[str, ...]):
+    """The :class:`~poselift.options.PipelineOptions` the flags ask for: the same objects
+    :class:`poselift.Pipeline` takes, so ``infer`` and the API share defaults and code."""
+    from poselift.options import (DecodeOptions, DetectOptions, ExportOptions, LiftOptions, PipelineOptions,
+                                  PlaceOptions, RenderOptions, TrackOptions)
+
+    return PipelineOptions(
+        decode=DecodeOptions(start=start, end=end, fps=args.fps),
+        detect=DetectOptions(detector=args.detector, model=args.detector_model),
+        track=TrackOptions(multi_person=args.multi_person, person=args.person, max_people=args.max_people or None,
+                           score_threshold=args.score_threshold, max_gap=args.max_gap),
+        lift=LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, tta=args.tta,
+                         lr_repair=args.lr_repair, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
+                         focal_length=args.focal_length, fov=args.fov),
+        place=PlaceOptions(world=args.world),
+        export=ExportOptions(formats=exports, bvh_smooth=args.bvh_smooth,
+                             viz_export=Path(args.viz_export) if args.viz_export else None),
+        render=RenderOptions(enabled=args.render, format=args.render_format, size=args.viz_size,
+                             azimuth=args.viz_azimuth, elevation=args.viz_elevation,
+                             camera_view=args.viz_camera_view, framing=args.viz_framing,
+                             downsample=args.viz_downsample, skip=args.viz_skip, limit=args.viz_limit,
+                             bitrate=args.viz_bitrate))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -173,20 +205,12 @@ def run(args: argparse.Namespace) -> int:
     bad = [e for e in exports if e not in ("json", "csv", "npz", "html", "bvh")]
     if bad:
         raise InputError(f"unknown --export format(s): {', '.join(bad)} (known: json, csv, html, bvh)")
-    opts = InferOptions(
-        outdir=Path(args.outdir) if args.outdir else None, model=args.model, input_layout=args.input_layout,
-        causal=args.causal, tta=args.tta, fixed_bones=args.fixed_bones, lr_repair=args.lr_repair,
-        trajectory=args.trajectory, world=args.world,
-        detector=args.detector, detector_model=args.detector_model,
-        keypoints=Path(args.keypoints) if args.keypoints else None, person=args.person,
-        multi_person=args.multi_person, max_people=args.max_people or None,
-        score_threshold=args.score_threshold, max_gap=args.max_gap, start=start, end=end, fps=args.fps,
-        focal_length=args.focal_length, fov=args.fov, exports=exports, bvh_smooth=args.bvh_smooth,
-        viz_export=Path(args.viz_export) if args.viz_export else None, render=args.render,
-        render_format=args.render_format, viz_size=args.viz_size, viz_azimuth=args.viz_azimuth,
-        viz_elevation=args.viz_elevation, viz_camera_view=args.viz_camera_view, viz_framing=args.viz_framing,
-        viz_downsample=args.viz_downsample,
-        viz_skip=args.viz_skip, viz_limit=args.viz_limit, viz_bitrate=args.viz_bitrate,
+    if start is not None and end is not None and end <= start:
+        raise InputError(f"--end ({end:g} s) must be after --start ({start:g} s)")
+    options = pipeline_options(args, start, end, exports)
+    opts = InferOptions.from_options(
+        options, outdir=Path(args.outdir) if args.outdir else None,
+        keypoints=Path(args.keypoints) if args.keypoints else None,
         progress=sys.stderr.isatty() if args.progress is None else args.progress)
     if args.ray is not None:
         from poselift.batch_ray import run_batch_ray

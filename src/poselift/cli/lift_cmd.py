@@ -53,13 +53,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from poselift.lift.pipeline import lift_keypoint_file  # torch loads only when needed
+def lift_options(args: argparse.Namespace):
+    """The :class:`~poselift.options.LiftOptions` of ``poselift lift``'s flags: the network's
+    raw output (no bone fixing, no left/right repair, no root solve), as documented."""
+    from poselift.options import LiftOptions
 
-    outputs = lift_keypoint_file(
-        Path(args.input), args.model, Path(args.output), tta=args.tta, causal=args.causal,
-        dense=args.dense, input_layout=args.input_layout, video=args.video,
-        root_relative=args.root_relative, focal_px=args.focal_length, fov=args.fov)
+    return LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, dense=args.dense,
+                       tta=args.tta, root_relative=args.root_relative, focal_length=args.focal_length,
+                       fov=args.fov, fixed_bones=False, lr_repair=False, trajectory=False)
+
+
+def run(args: argparse.Namespace) -> int:
+    from poselift.lift.pipeline import lift_keypoint_file  # NumPy and the model load only when needed
+
+    outputs = lift_keypoint_file(Path(args.input), output=Path(args.output), options=lift_options(args),
+                                 video=args.video)
     for path, shape in outputs:
         print(f"wrote {path}  poses_3d {shape}", file=sys.stderr)
     return 0

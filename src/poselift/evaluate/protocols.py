@@ -8,7 +8,7 @@ frames, then the unweighted mean over groups, as in the paper). Errors are milli
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,8 +20,9 @@ from poselift.geometry.cameras import Camera, h36m_cameras
 from poselift.geometry.intrinsics import pixels_to_rays
 from poselift.geometry.metrics import evaluate_sequences, p_mpjpe, aggregate_by_action
 from poselift.geometry.skeletons import convert
-from poselift.lift.pipeline import Tracks2D, lift_tracks
+from poselift.lift.pipeline import Tracks2D, lift_with_options
 from poselift.lift.weights import LiftModel
+from poselift.options import LiftOptions
 
 NOISE_SEED = 20190616  # fixed: "--input noisy" is reproducible
 
@@ -42,6 +43,12 @@ class Sequence2D3D:
     gt_layout: str = "h36m17"  # scoring layout; predictions are converted to it
 
 
+def _raw_options(tta: bool, trajectory: bool = False) -> LiftOptions:
+    """The network's own output, as the paper's metrics score it: no left/right repair,
+    no bone fixing, poses as predicted (not root-centred)."""
+    return LiftOptions(tta=tta, root_relative=False, fixed_bones=False, lr_repair=False, trajectory=trajectory)
+
+
 def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
     """Lift one sequence exactly as ``infer``/``lift`` do (layout, resampling, padding),
     with the camera's own intrinsics and the geometric root when there is no trajectory
@@ -49,8 +56,8 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
     t = len(s.kp_px)
     tracks = Tracks2D(s.kp_px[None].astype(np.float32), np.ones((1, t, 17), np.float32), np.ones((1, t), bool),
                       "h36m17", s.width, s.height, s.fps)
-    res = lift_tracks(lm, tracks, tta=tta, root_relative=False, focal_px=s.focal, center_px=s.center,
-                      geometric_trajectory=True)
+    res = lift_with_options(lm, tracks, _raw_options(tta, trajectory=True), focal_px=s.focal,
+                            center_px=s.center)
     return {"poses_3d": res.poses_3d[0], "trajectory": res.trajectory[0],
             "postprocessed": _postprocessed(lm, s, tracks, res.poses_3d[0], tta)}
 
@@ -63,8 +70,8 @@ def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.nda
 
     _, _, report = repair_left_right(tracks.keypoints[0], tracks.scores[0], tracks.valid[0], tracks.layout)
     if report.frames_changed:
-        raw = lift_tracks(lm, tracks, tta=tta, root_relative=False, focal_px=s.focal, center_px=s.center,
-                          repair_flips=True).poses_3d[0]
+        raw = lift_with_options(lm, tracks, replace(_raw_options(tta), lr_repair=True), focal_px=s.focal,
+                                center_px=s.center).poses_3d[0]
     if lm.output_layout != "h36m17":
         return raw
     return enforce_bone_lengths(raw - raw[:, :1])

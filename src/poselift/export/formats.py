@@ -40,6 +40,12 @@ def write_json(path: Path, arrays: Mapping[str, Any]) -> Path:
         "units": {"poses_3d": "metres, camera frame (x right, y down, z forward), root at origin",
                   "trajectory": "metres, camera frame", "keypoints_2d": "pixels"},
     }
+    # Each step's source frame: its index and its time on the source's clock (seconds).
+    if "frame_index" in arrays:
+        doc["frame_index"] = [int(v) for v in np.asarray(arrays["frame_index"]).ravel()]
+    if "time_s" in arrays:
+        doc["time_s"] = _finite_or_none(np.asarray(arrays["time_s"]).ravel())
+        doc["units"]["time_s"] = "seconds, the source video's clock (frame_index: 0-based frame of the source)"
     # Optional additions (intrinsics used, world placement) follow the same names as the npz.
     for key in ("focal_length", "principal_point", "poses_world", "camera_to_world"):
         if key in arrays:
@@ -54,16 +60,27 @@ def write_json(path: Path, arrays: Mapping[str, Any]) -> Path:
     return _atomic_write(path, lambda p: p.write_text(json.dumps(doc, separators=(",", ":"))))
 
 
+#: ``frame`` is the step (the npz's T axis); ``time_s`` is that frame's time on the source
+#: video's clock (so ``--start`` keeps the video's times).
 CSV_COLUMNS = ("person", "frame", "time_s", "joint", "joint_name", "x", "y", "z", "u", "v", "score", "valid",
                "root_x", "root_y", "root_z")
 #: Appended after :data:`CSV_COLUMNS` when the arrays carry the world frame (``--world``):
 #: the joint and the root in world metres (Y up, floor at Y = 0, Z toward the camera).
 CSV_WORLD_COLUMNS = ("world_x", "world_y", "world_z", "root_world_x", "root_world_y", "root_world_z")
+#: Always last (after the world columns, so no earlier column moves): the step's frame in
+#: the source video (its ``frame_index``).
+CSV_FRAME_COLUMNS = ("frame_index",)
+
+
+def fmt(v: float, spec: str = ".6g") -> str:
+    """A CSV cell: the number, or empty when it is not finite (an invalid frame)."""
+    return "" if not np.isfinite(v) else format(float(v), spec)
 
 
 def write_csv(path: Path, arrays: Mapping[str, Any]) -> Path:
     """One row per person, frame and joint: 3D (metres), 2D (pixels), score, validity, root;
-    with ``poses_world`` also the joint and root in the world frame (:data:`CSV_WORLD_COLUMNS`)."""
+    with ``poses_world`` also the joint and root in the world frame (:data:`CSV_WORLD_COLUMNS`);
+    last the source frame (:data:`CSV_FRAME_COLUMNS`)."""
     poses = np.asarray(arrays["poses_3d"])
     kp = np.asarray(arrays["keypoints_2d"])
     sc = np.asarray(arrays["scores_2d"])
@@ -73,26 +90,29 @@ def write_csv(path: Path, arrays: Mapping[str, Any]) -> Path:
     names = [str(n) for n in arrays["joint_names"]]
     fps = float(arrays["fps"])
     p_n, t_n, j_n = poses.shape[:3]
-
-    def fmt(v: float) -> str:
-        return "" if not np.isfinite(v) else f"{v:.6g}"
+    frame_index = (np.asarray(arrays["frame_index"], np.int64).ravel() if "frame_index" in arrays
+                   else np.arange(t_n))
+    if "time_s" in arrays:
+        times = [fmt(v, ".6f") for v in np.asarray(arrays["time_s"], np.float64).ravel()]
+    else:  # arrays from before time_s: the steps' times from the start
+        times = [f"{t / fps:.6f}" if fps > 0 else "" for t in range(t_n)]
 
     def writer(p: Path) -> None:
         with p.open("w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(CSV_COLUMNS + (CSV_WORLD_COLUMNS if world is not None else ()))
+            w.writerow(CSV_COLUMNS + (CSV_WORLD_COLUMNS if world is not None else ()) + CSV_FRAME_COLUMNS)
             for pi in range(p_n):
                 for t in range(t_n):
                     r = traj[pi, t]
                     for j in range(j_n):
                         x, y, z = poses[pi, t, j]
-                        row = (pi, t, f"{t / fps:.6f}" if fps > 0 else "", j, names[j], fmt(x), fmt(y),
+                        row = (pi, t, times[t], j, names[j], fmt(x), fmt(y),
                                fmt(z), fmt(kp[pi, t, j, 0]), fmt(kp[pi, t, j, 1]), fmt(sc[pi, t, j]),
                                int(valid[pi, t]), fmt(r[0]), fmt(r[1]), fmt(r[2]))
                         if world is not None:
                             q, root = world[pi, t, j], world[pi, t, 0]
                             row += (fmt(q[0]), fmt(q[1]), fmt(q[2]), fmt(root[0]), fmt(root[1]), fmt(root[2]))
-                        w.writerow(row)
+                        w.writerow(row + (int(frame_index[t]),))
     return _atomic_write(path, writer)
 
 

@@ -6,6 +6,8 @@ pixels, integers; invalid frames are ``null``) and drawn by a small inline scrip
 source frame rate (requestAnimationFrame and elapsed time), orbits on mouse drag, zooms
 on the wheel, pauses on the button or the space bar, scrubs with a slider and shows the
 2D keypoints in image coordinates in a panel that can be toggled (button or ``k``).
+Under the scrubber each step shows its source video frame and time (``frame_index``,
+``time_s``), so a clip analysed from ``--start`` keeps the video's numbering.
 People are labelled ``P0``, ``P1``... (their index in the npz) in the colours of the
 rendered mp4 (light = left limbs, dark = right limbs, explained by a legend); the
 keyboard and mouse controls are listed on the page.
@@ -99,10 +101,17 @@ def viewer_data(arrays: Mapping[str, Any], title: str = "poselift") -> dict:
               "pitch": round(float(np.arcsin(np.clip(-fwd[1], -1, 1))), 4), "fov": round(float(fov), 4)}
     # The mp4's colours: (centre, left, right) shades of each person's base colour.
     shades = [[f"rgb({c[0]},{c[1]},{c[2]})" for c in limb_shades(b)] for b in person_colors(p_count)]
+    # Each step's source frame and time (the video's clock), shown under the scrubber.
+    frame_index = (np.asarray(arrays["frame_index"], np.int64).ravel() if "frame_index" in arrays
+                   else np.arange(t_count))
+    times = (np.asarray(arrays["time_s"], np.float64).ravel() if "time_s" in arrays
+             else frame_index / fps)
     return {
         "title": title,
         "fps": fps,
         "numFrames": int(t_count),
+        "frameIndex": [int(v) for v in frame_index],
+        "timeS": [round(float(v), 4) if np.isfinite(v) else None for v in times],
         "numPeople": int(p_count),
         "imageSize": size,
         "jointNames": names,
@@ -335,7 +344,8 @@ function draw(){
   g.textAlign="start";
   if(show2d) draw2d(f);
   scrub.value=String(f);
-  timeEl.textContent="frame "+f+"/"+Math.max(0,T-1)+"  "+(f/fps).toFixed(2)+" s";
+  var ts=D.timeS[f];
+  timeEl.textContent="frame "+D.frameIndex[f]+"  "+(ts===null?"":ts.toFixed(2)+" s")+"  ("+(f+1)+"/"+T+")";
   showStatus();
 }
 function draw2d(f){

@@ -3,15 +3,17 @@ frame-rate resampling and lifting. Shared by ``poselift lift`` and ``poselift in
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from poselift.errors import InputError
+from poselift.options import LiftOptions
+from poselift.result import Result
 from poselift.geometry.rigid import fit_rigid_skeleton
-from poselift.geometry.skeletons import H36M17, convert, enforce_bone_lengths, get_skeleton
+from poselift.geometry.skeletons import convert, enforce_bone_lengths, get_skeleton
 from poselift.lift.inference import lift_sequence
 from poselift.lift.weights import LiftModel, load_model
 from poselift.timeseries import resample_sequence
@@ -28,7 +30,10 @@ class Tracks2D:
         layout: keypoint layout name.
         width, height: image size in pixels.
         fps: frame rate of the sequence, or None when unknown (then no resampling).
-        timestamps: optional float ``(T,)`` seconds, for variable frame rate input.
+        timestamps: optional float ``(T,)`` seconds on the source's clock (for variable
+            frame rate input, and carried to the result's ``time_s``).
+        frame_index: optional int ``(T,)`` index of each step's frame in the source video
+            or keypoint file (default ``0..T-1``), carried to the result's ``frame_index``.
     """
 
     keypoints: np.ndarray
@@ -39,52 +44,11 @@ class Tracks2D:
     height: int
     fps: float | None = None
     timestamps: np.ndarray | None = None
+    frame_index: np.ndarray | None = None
 
 
-@dataclass
-class Result3D:
-    """The npz contract of ``poselift infer`` (and ``lift``), see :func:`result_arrays`."""
-
-    poses_3d: np.ndarray      # float32 (P, T, 17, 3) metres, camera frame
-    trajectory: np.ndarray    # float32 (P, T, 3) metres, camera frame
-    keypoints_2d: np.ndarray  # float32 (P, T, 17, 2) pixels, H36M-17
-    scores_2d: np.ndarray     # float32 (P, T, 17)
-    valid: np.ndarray         # bool (P, T)
-    fps: float
-    image_size: tuple[int, int]
-    # Optional additions to the contract (e.g. ``poses_world``), written after its keys.
-    extra: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def add_world(self, ground: bool = True) -> None:
-        """Add world-frame joints (Y up, one floor at 0 for everyone; see
-        :mod:`poselift.geometry.world`): ``poses_world (P, T, 17, 3)`` metres and
-        ``camera_to_world (4, 4)``. With ``ground``, ``trajectory`` is refined first: each
-        root slides along its camera ray (its 2D position unchanged) so the feet stand on
-        the floor, and ``poses_world = camera_to_world @ (poses_3d + trajectory)`` holds
-        for the refined trajectory."""
-        from poselift.geometry.world import place_in_world
-
-        placed = place_in_world(self.poses_3d, self.trajectory, self.valid, fps=self.fps, ground=ground)
-        self.trajectory = placed.trajectory
-        self.extra["poses_world"] = placed.poses_world
-        self.extra["camera_to_world"] = placed.frame.matrix.astype(np.float64)
-
-    def arrays(self) -> dict[str, Any]:
-        """The contract's keys, then any extra arrays."""
-        return {**self._contract(), **self.extra}
-
-    def _contract(self) -> dict[str, Any]:
-        return {
-            "poses_3d": self.poses_3d.astype(np.float32),
-            "trajectory": self.trajectory.astype(np.float32),
-            "keypoints_2d": self.keypoints_2d.astype(np.float32),
-            "scores_2d": self.scores_2d.astype(np.float32),
-            "valid": self.valid.astype(bool),
-            "fps": np.float64(self.fps),
-            "image_size": np.asarray(self.image_size, dtype=np.int64),
-            "joint_names": np.asarray(H36M17.joint_names),
-            "parents": np.asarray(H36M17.parents, dtype=np.int64),
-        }
+#: The npz contract in memory; :class:`poselift.Result` under its historical name.
+Result3D = Result
 
 
 def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -138,7 +102,7 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
         for p in range(p_count):
             kp_r[p], sc_r[p], _ = repair_left_right(tracks.keypoints[p], tracks.scores[p], valid[p], tracks.layout)
         tracks = Tracks2D(kp_r, sc_r, tracks.valid, tracks.layout, tracks.width, tracks.height, tracks.fps,
-                          tracks.timestamps)
+                          tracks.timestamps, tracks.frame_index)
     try:
         kp_model = convert(tracks.keypoints, tracks.layout, lm.input_layout)
     except ValueError as exc:
@@ -192,8 +156,43 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     # The intrinsics used are part of the result: they set the lens normalisation and depth.
     cx, cy = center_px
     extra = {"focal_length": np.float64(focal_px), "principal_point": np.array([cx, cy], np.float64)}
-    return Result3D(poses, traj, kp_out, sc_out, valid, float(fps), (tracks.width, tracks.height),
-                    extra)
+    # Each step keeps its source frame's identity (index and time on the source's clock).
+    frame_index = (np.arange(t_count, dtype=np.int64) if tracks.frame_index is None
+                   else np.asarray(tracks.frame_index, np.int64))
+    time_s = tracks.timestamps if tracks.timestamps is not None else frame_index / float(fps)
+    return Result(poses, traj, kp_out, sc_out, valid, float(fps), (tracks.width, tracks.height), extra,
+                  frame_index=frame_index, time_s=time_s,
+                  has_trajectory=lm.model_traj is not None or geometric_trajectory)
+
+
+def load_lift_model(opts: LiftOptions, *, data_layout: str | None = None, trajectory: str | Path | None = "auto"):
+    """The :class:`~poselift.lift.weights.LiftModel` that ``opts`` names (model, layout,
+    causal, dense, backend): the one loader behind ``infer``, ``lift``, ``evaluate`` and
+    :class:`poselift.Pipeline`."""
+    return load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout, dense=opts.dense,
+                      trajectory=trajectory, data_layout=data_layout, backend=opts.backend)
+
+
+def lift_with_options(lm: LiftModel, tracks: Tracks2D, opts: LiftOptions, *, focal_px: float | None = None,
+                      center_px: tuple[float, float] | None = None, source: Path | None = None) -> Result:
+    """Lift ``tracks`` as ``opts`` says: the one lifting path of ``infer``, ``lift``,
+    ``evaluate`` and :class:`poselift.Pipeline` (see :func:`lift_tracks` for the arithmetic).
+
+    The camera is ``focal_px``/``center_px`` when given (a dataset's calibration), else
+    ``opts.focal_length``/``opts.fov``, else a 26 mm-equivalent lens for the image size;
+    a bad value raises :class:`~poselift.errors.InputError` naming ``source``.
+    """
+    from poselift.errors import PoseliftError
+    from poselift.geometry.intrinsics import resolve_intrinsics
+
+    if focal_px is None:
+        try:
+            focal_px = resolve_intrinsics(tracks.width, tracks.height, opts.focal_length, opts.fov).focal_px
+        except PoseliftError as exc:
+            raise InputError(str(exc), source) from None
+    return lift_tracks(lm, tracks, tta=opts.tta, root_relative=opts.root_relative, focal_px=focal_px,
+                       center_px=center_px, fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
+                       repair_flips=opts.lr_repair, source=source)
 
 
 # --------------------------------------------------------------------------- keypoint files
@@ -302,18 +301,49 @@ def _parse_tracks(path: Path, data: dict[str, Any], kind: str) -> tuple[str, dic
         if kp.ndim != 4 or kp.shape[2:] != (17, 2) or valid.shape != kp.shape[:2] or sc.shape != kp.shape[:3]:
             raise InputError(f"keypoints_2d {kp.shape} / scores_2d {sc.shape} / valid {valid.shape} do not match "
                              "[P,T,17,2] / [P,T,17] / [P,T]", path)
-        return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps)}
+        frame_index, times = _source_frames(d, kp.shape[1], path)
+        return kind, {path.stem: Tracks2D(kp, sc, valid, "h36m17", w, h, fps, times, frame_index)}
     raise InputError(f"a {kind} file holds no per-video 2D sequences to lift "
                      "(use 'poselift evaluate' for datasets)", path)
 
 
-def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool = True, causal: bool = False,
-                       dense: bool | None = None, input_layout: str | None = None, video: str | None = None,
-                       root_relative: bool = False, focal_px: float | None = None,
-                       fov: float | None = None) -> list[tuple[Path, tuple[int, ...]]]:
-    """The ``poselift lift`` command: read, lift, write. Returns ``(path, poses_3d shape)`` per file."""
+def _source_frames(d: dict[str, Any], t: int, path: Path) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """A poselift npz's ``frame_index``/``time_s`` (None for files written before them)."""
+    fi = ts = None
+    if "frame_index" in d:
+        fi = np.asarray(d["frame_index"])
+        if fi.shape != (t,) or fi.dtype.kind not in "iu":
+            raise InputError(f"frame_index must be {t} whole numbers, got {fi.dtype} {fi.shape}", path)
+        fi = fi.astype(np.int64)
+    if "time_s" in d:
+        ts = np.asarray(d["time_s"], np.float64)
+        if ts.shape != (t,) or not np.isfinite(ts).all():
+            raise InputError(f"time_s must be {t} finite seconds, got {ts.shape}", path)
+    return fi, ts
+
+
+def lift_keypoint_file(input_path: Path, model: str | None = None, output: Path | None = None, *,
+                       options: LiftOptions | None = None, video: str | None = None,
+                       **legacy: Any) -> list[tuple[Path, tuple[int, ...]]]:
+    """The ``poselift lift`` command: read, lift with ``options``, write. Returns
+    ``(path, poses_3d shape)`` per file.
+
+    ``options`` default to ``poselift lift``'s reading: the network's raw output
+    (``LiftOptions(fixed_bones=False, lr_repair=False, trajectory=False, root_relative=False)``).
+    The older keyword form (``model, tta, causal, dense, input_layout, root_relative,
+    focal_px, fov``) is still accepted.
+    """
+    from dataclasses import replace
+
     from poselift.io.safe_npz import save_npz
 
+    if options is None:
+        options = LiftOptions(fixed_bones=False, lr_repair=False, trajectory=False, root_relative=False)
+    names = {"focal_px": "focal_length"}
+    options = replace(options, **{names.get(k, k): v for k, v in legacy.items()},
+                      **({"model": str(model)} if model is not None else {}))
+    if output is None:
+        raise ValueError("lift_keypoint_file needs an output path")
     kind, tracks = _read_tracks_kind(input_path)
     if video is not None:
         if video not in tracks:
@@ -323,17 +353,16 @@ def lift_keypoint_file(input_path: Path, model: str, output: Path, *, tta: bool 
     # npz holds converted BlazePose keypoints, which say nothing about a checkpoint.
     layouts = {t.layout for t in tracks.values()}
     native = layouts.pop() if kind in ("custom", "detectron") and len(layouts) == 1 else None
-    lm = load_model(model, causal=causal, input_layout=input_layout, dense=dense, data_layout=native)
+    lm = load_lift_model(options, data_layout=native)
+    from poselift.errors import PoseliftError
     from poselift.geometry.intrinsics import resolve_intrinsics
 
-    from poselift.errors import PoseliftError
-
     try:
-        focals = {name: resolve_intrinsics(tr.width, tr.height, focal_px, fov).focal_px for name, tr in tracks.items()}
+        focals = {name: resolve_intrinsics(tr.width, tr.height, options.focal_length, options.fov).focal_px
+                  for name, tr in tracks.items()}
     except PoseliftError as exc:
         raise InputError(str(exc), input_path) from None
-    results = {name: lift_tracks(lm, tr, tta=tta, root_relative=root_relative, focal_px=focals[name],
-                                 source=input_path)
+    results = {name: lift_with_options(lm, tr, options, focal_px=focals[name], source=input_path)
                for name, tr in tracks.items()}
     written = []
     if not output.parent.exists():

@@ -202,14 +202,17 @@ def render_video(
     framing: str = "auto",
     labels: Sequence[str] | None = None,
     progress: bool = True,
+    frame_index: Sequence[int] | np.ndarray | None = None,
+    source_frames: Sequence[int] | np.ndarray | None = None,
 ) -> RenderStats:
     """Render the input video with 2D skeletons next to a 3D view of the reconstruction.
 
     Args:
         frames: iterable of RGB ``(H, W, 3) uint8`` frames (or objects with such an
             ``image`` attribute, like :class:`poselift.io.video.Frame`), consumed lazily
-            (only one frame is held at a time). Frame ``t`` of the iterable is time step ``t`` of
-            the arrays below; extra frames beyond ``T`` are ignored.
+            (only one frame is held at a time). Without ``frame_index``, frame ``t`` of the
+            iterable is time step ``t`` of the arrays below and extra frames beyond ``T``
+            are ignored; with it, see there.
         out_path: ``.mp4`` (H.264 yuv420p, MPEG-4 if no H.264 encoder) or ``.gif``.
         keypoints_2d: ``(P, T, J, 2)`` float pixel coordinates in the input frames (x
             right, y down); ``(T, J, 2)`` means one person. Non-finite joints are skipped.
@@ -249,6 +252,16 @@ def render_video(
         labels: text drawn above each person in both panels and in the legend
             (default ``P0``, ``P1``... = the person's index in the npz).
         progress: show a progress bar on stderr.
+        frame_index: ``(T,)`` source frame index of each time step (a result's
+            ``frame_index``). Then frames are matched by index, not position: every frame
+            of the iterable is rendered (subject to ``viz_skip``/``viz_downsample``/
+            ``viz_limit``, counted in frames of the iterable), step ``t`` drawn on the
+            frame whose index (its ``index`` attribute, else its position in the
+            iterable) is ``frame_index[t]``, and frames without a step show the video
+            alone. So 2D from a keypoint file starting at frame 10 lands on frame 10.
+        source_frames: with ``frame_index``, the indices the iterable is expected to
+            yield (default: ``frame_index`` itself); only the 3D view's fit and the
+            progress bar use it.
 
     Returns:
         :class:`RenderStats` with frame count, size and timings.
@@ -283,7 +296,23 @@ def render_video(
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
 
-    indices = select_frames(num_t, viz_downsample, viz_skip, viz_limit)
+    if frame_index is None:
+        indices = select_frames(num_t, viz_downsample, viz_skip, viz_limit)
+        shown_steps = list(indices)
+        step_of = None
+        expected = len(indices)
+    else:
+        fi = np.asarray(frame_index, dtype=np.int64).reshape(-1)
+        if fi.shape != (num_t,):
+            raise ValueError(f"frame_index must be ({num_t},), got {fi.shape}")
+        step_of = {}
+        for t_step, f in enumerate(fi.tolist()):
+            step_of.setdefault(f, t_step)
+        src = fi if source_frames is None else np.asarray(source_frames, dtype=np.int64).reshape(-1)
+        sel = select_frames(len(src), viz_downsample, viz_skip, viz_limit)
+        picked = set(src[list(sel)].tolist())
+        shown_steps = [t_step for t_step, f in enumerate(fi.tolist()) if f in picked]
+        expected = len(sel)
     out_fps = fps / viz_downsample
     out_h = max(64, int(viz_size) // 2 * 2)
 
@@ -302,7 +331,7 @@ def render_video(
             forward = c2w[:3, 2]                       # the camera's z axis in world coordinates
             elevation = float(np.degrees(np.arcsin(np.clip(-forward[1], -1.0, 1.0))))
     shown = np.zeros_like(vd)
-    shown[:, list(indices)] = vd[:, list(indices)]
+    shown[:, shown_steps] = vd[:, shown_steps]
     pts = world[shown].reshape(-1, 3)
     pts = pts[np.isfinite(pts).all(-1)]
     if c2w is not None:
@@ -358,23 +387,28 @@ def render_video(
     if progress:
         try:
             from tqdm import tqdm
-            bar = tqdm(total=len(indices), unit="frame", desc="render", file=sys.stderr, leave=False)
+            bar = tqdm(total=expected, unit="frame", desc="render", file=sys.stderr, leave=False)
         except ImportError:  # pragma: no cover - tqdm is a dependency, but stay usable
             bar = None
-    wanted = iter(indices)
+    if step_of is None:
+        wanted: Iterable[int] = iter(indices)
+    else:  # every frame of the iterable, counted by position
+        wanted = iter(select_frames(1 << 62, viz_downsample, viz_skip, viz_limit))
     next_t = next(wanted, None)
     try:
         it = iter(frames)
-        t = 0
+        pos = 0
         while next_t is not None:
             t0 = time.perf_counter()
             frame = next(it, None)
             read_s += time.perf_counter() - t0
             if frame is None:
                 break
-            if t != next_t:
-                t += 1
+            if pos != next_t:
+                pos += 1
                 continue
+            # The time step drawn on this frame: its position, or the step of its index.
+            t = pos if step_of is None else step_of.get(int(getattr(frame, "index", pos)))
             t0 = time.perf_counter()
             # poselift.io.video yields Frame objects; accept them as well as bare arrays.
             frame = np.asarray(getattr(frame, "image", frame))
@@ -398,14 +432,14 @@ def render_video(
             else:
                 cv2.resize(frame, (video_w, out_h), dst=left, interpolation=cv2.INTER_LINEAR)
             sx, sy = video_w / in_w, out_h / in_h
-            if centres is not None and np.isfinite(centres[t]).all():
+            if centres is not None and t is not None and np.isfinite(centres[t]).all():
                 view.center = centres[t]
                 right[:] = draw_background(view, ground, extent, axis_names=axis_names, depth_sign=depth_sign)
             else:
                 right[:] = background
             people3d = []
             tags = []
-            for p in range(num_people):
+            for p in range(num_people if t is not None else 0):
                 if not vd[p, t]:
                     continue
                 # +0.5/-0.5: pixel centres move when scaling a pixel grid.
@@ -429,7 +463,7 @@ def render_video(
             if bar is not None:
                 bar.update(1)
             next_t = next(wanted, None)
-            t += 1
+            pos += 1
         if writer is None:
             raise PoseliftError(f"no frames to render: the input has none left after skipping {viz_skip}",
                                 out_path)
