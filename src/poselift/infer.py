@@ -395,10 +395,9 @@ def render_result(video: Path, result: Any, out: Path, opts: InferOptions) -> Pa
     if "camera_to_world" in result.extra:
         traj, c2w = result.trajectory, result.extra["camera_to_world"]
     elif opts.trajectory:
-        from poselift.geometry.world import place_in_world
         traj = result.trajectory
         try:
-            placed = place_in_world(result.poses_3d, result.trajectory, result.valid, fps=result.fps)
+            placed = result.place()
             traj, c2w = placed.trajectory, placed.frame.matrix
         except ValueError:  # nothing valid to fit a floor to: camera axes then
             pass
