@@ -11,10 +11,10 @@ BlazePose -> H36M-17 conversion, so both are measured on one skeleton.
 Then, feet against the floor of the world frame (``infer --world``; with
 ``--multi-person`` every tracked person, on one shared floor), per person:
   * stand/upr: standing frames / upright frames (spine within 35 degrees of vertical).
-    Standing = upright, both ankles in view in the 2D (scored >= 0.5, inside the image),
-    the lower ankle within 5 cm of its lowest over +-0.4 s and moving vertically under
-    1 m/s (:func:`poselift.geometry.world.standing_frames`): the flights of a jump and
-    feet out of the picture are not standing;
+    Standing = upright, both ankles in view in the 2D (scored >= 0.5, inside the image by
+    5 % of the person's height), the lower ankle within 5 cm of its lowest over +-0.4 s
+    and moving vertically under 1 m/s (:func:`poselift.geometry.world.standing_frames`):
+    the flights of a jump and feet out of the picture are not standing;
   * ankle: median height of the lower ankle on standing frames, metres; an ankle joint
     sits about 0.08 m above the sole ("-" when the person never stands in view);
   * upr: the same median over all upright frames, flights included (the figure this

@@ -107,12 +107,16 @@ def _project(cam: np.ndarray, f: float = 1000.0, size: tuple[int, int] = (1280, 
 def test_feet_in_view_needs_both_ankles_scored_and_inside():
     from poselift.geometry.world import feet_in_view
 
-    kp = np.full((1, 4, 17, 2), 300.0)
-    sc = np.full((1, 4, 17), 0.9)
+    kp = np.full((1, 5, 17, 2), 300.0)
+    kp[..., 10, 1] = 100.0            # head at y = 100 ...
+    kp[..., [3, 6], 1] = 650.0        # ... ankles at 650: 550 px tall, the sole ~28 px lower
+    sc = np.full((1, 5, 17), 0.9)
     sc[0, 1, 3] = 0.3                 # right ankle hidden
-    kp[0, 2, 6, 1] = 715.0            # left ankle on the bottom edge of a 720 px frame
+    kp[0, 2, 6, 1] = 700.0            # left ankle 20 px above the bottom of a 720 px frame: sole cut
     kp[0, 3, :, :] = np.nan           # no 2D at all
-    assert feet_in_view(kp, sc, (1280, 720)).tolist() == [[True, False, False, False]]
+    kp[0, 4, 3, 0] = 20.0             # right ankle 20 px from the left edge: a small person's foot
+    kp[0, 4, :, 1] = np.linspace(500, 650, 17)   # fits there (150 px tall, margin 7.5 px)
+    assert feet_in_view(kp, sc, (1280, 720)).tolist() == [[True, False, False, False, True]]
 
 
 def test_jump_flights_are_not_standing_and_unseen_feet_are_not_pulled_to_the_floor():

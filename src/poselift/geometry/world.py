@@ -27,6 +27,7 @@ camera sits at ``t`` (its centre), so ``t[1]`` is the camera's height above the 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,11 +46,12 @@ ANKLE_HEIGHT_M = 0.08
 _CONTACT_WINDOW_S = 0.4
 _CONTACT_TOL_M = 0.05
 _CONTACT_SPEED_M_S = 1.0
-# Feet in view (see feet_in_view): an ankle scored at least this by the detector, and at
-# least this fraction of the image height inside the image (a foot cut by the frame edge
-# has its ankle on the edge, guessed).
+# Feet in view (see feet_in_view): an ankle scored at least this by the detector, and
+# inside the image by at least this fraction of the person's height in the image: the
+# sole reaches about an ankle height (5 % of a body) beyond the ankle, so a foot nearer
+# the frame's edge is cut by it and its ankle partly guessed.
 FOOT_MIN_SCORE = 0.5
-FOOT_EDGE_MARGIN = 0.02
+FOOT_EDGE_MARGIN = 0.05
 
 
 def feet_in_view(keypoints_2d: np.ndarray, scores_2d: np.ndarray, image_size: tuple[int, int],
@@ -62,16 +64,19 @@ def feet_in_view(keypoints_2d: np.ndarray, scores_2d: np.ndarray, image_size: tu
         image_size: ``(width, height)`` pixels.
         min_score: least confidence of each ankle.
         margin: least distance of each ankle from the image border, as a fraction of the
-            image height.
+            person's height in the image (the vertical extent of their 17 keypoints).
     Returns:
         ``(P, T)`` bool. Where a foot is out of the picture or hidden, the lifted ankle is
         the network's guess, and a guess must neither set the floor nor be pulled onto it.
     """
-    kp = np.asarray(keypoints_2d, np.float64)[..., list(_ANKLES), :]       # (P, T, 2, 2)
+    all_kp = np.asarray(keypoints_2d, np.float64)
+    kp = all_kp[..., list(_ANKLES), :]                                      # (P, T, 2, 2)
     sc = np.asarray(scores_2d, np.float64)[..., list(_ANKLES)]
     w, h = float(image_size[0]), float(image_size[1])
-    m = margin * h
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)              # frames without 2D: all NaN
+        tall = np.nanmax(all_kp[..., 1], axis=-1) - np.nanmin(all_kp[..., 1], axis=-1)   # (P, T)
+        m = (margin * tall)[..., None]
         inside = (kp[..., 0] >= m) & (kp[..., 0] <= w - m) & (kp[..., 1] >= m) & (kp[..., 1] <= h - m)
         return (inside & (sc >= min_score)).all(axis=-1)
 
