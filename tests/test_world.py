@@ -97,3 +97,71 @@ def test_grounding_puts_every_persons_feet_on_one_floor_and_stops_sliding():
     # The world joints are the rigid transform of the returned trajectory.
     back = placed.frame.apply(poses + placed.trajectory[:, :, None])
     np.testing.assert_allclose(placed.poses_world, back, atol=1e-4)
+
+
+def _project(cam: np.ndarray, f: float = 1000.0, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
+    """Pinhole pixels of camera-frame joints ``(..., 3)``, principal point at the centre."""
+    return f * cam[..., :2] / cam[..., 2:] + np.array(size) / 2.0
+
+
+def test_feet_in_view_needs_both_ankles_scored_and_inside():
+    from poselift.geometry.world import feet_in_view
+
+    kp = np.full((1, 5, 17, 2), 300.0)
+    kp[..., 10, 1] = 100.0            # head at y = 100 ...
+    kp[..., [3, 6], 1] = 650.0        # ... ankles at 650: 550 px tall, the sole ~28 px lower
+    sc = np.full((1, 5, 17), 0.9)
+    sc[0, 1, 3] = 0.3                 # right ankle hidden
+    kp[0, 2, 6, 1] = 700.0            # left ankle 20 px above the bottom of a 720 px frame: sole cut
+    kp[0, 3, :, :] = np.nan           # no 2D at all
+    kp[0, 4, 3, 0] = 20.0             # right ankle 20 px from the left edge: a small person's foot
+    kp[0, 4, :, 1] = np.linspace(500, 650, 17)   # fits there (150 px tall, margin 7.5 px)
+    assert feet_in_view(kp, sc, (1280, 720)).tolist() == [[True, False, False, False, True]]
+
+
+def test_jump_flights_are_not_standing_and_unseen_feet_are_not_pulled_to_the_floor():
+    """A child bouncing on the floor (in the air two thirds of every 0.5 s) while drifting across
+    it, and another standing still on a bed 0.45 m up whose feet the detector does not see
+    (hidden by the bed's edge). Standing frames are the bounces' bottoms only; the floor
+    and the grounding come from them; the child on the bed keeps the depth it was lifted
+    with instead of being pulled 0.45 m down."""
+    from poselift.geometry.world import feet_in_view, foot_contact_metrics, place_in_world, standing_frames
+
+    fps, t = 30.0, 240
+    rng = np.random.default_rng(1)
+    R, eye = _camera(2.0)
+    bounce = _walk(t)
+    phase = (np.arange(t) / (0.5 * fps)) % 1.0
+    lift = np.where(phase < 2 / 3, 0.3 * np.sin(np.pi * phase * 1.5), 0.0)
+    bounce[..., 2] += lift[:, None]
+    still = np.repeat(_walk(t)[:1], t, axis=0) - _walk(t)[:1, :1] * np.array([1, 1, 0]) + np.array([1.2, 1.0, 0.45])
+    cam = np.stack([(bounce - eye) @ R.T, (still - eye) @ R.T])       # (2, T, 17, 3)
+    poses, roots = cam - cam[:, :, :1], cam[:, :, 0].copy()
+    # The bouncing child's depth jitters along the camera ray, as a monocular lift's does.
+    noisy = roots.copy()
+    noisy[0] *= (1 + 0.03 * rng.standard_normal(t))[:, None]
+    valid = np.ones((2, t), bool)
+    kp = _project(cam)
+    assert ((kp >= 0) & (kp <= np.array([1280, 720]))).all()
+    scores = np.full((2, t, 17), 0.95)
+    scores[1, :, [3, 6]] = 0.1                                        # the bed hides the ankles
+    seen = feet_in_view(kp, scores, (1280, 720))
+    assert seen[0].all() and not seen[1].any()
+
+    # The choice of standing frames: the bottoms of the bounces, on the true heights.
+    heights = bounce[:, [3, 6], 2].min(axis=1)
+    stand = standing_frames(heights, np.ones(t, bool), fps)
+    assert stand.sum() > 0.2 * t and (lift[stand] < 0.02).all()
+
+    placed = place_in_world(poses, noisy, valid, fps, keypoints_2d=kp, scores_2d=scores, image_size=(1280, 720))
+    m = foot_contact_metrics(placed.poses_world, valid, fps, seen)
+    assert abs(m[0]["ankle_height_m"] - ANKLE_HEIGHT_M) < 0.02, m[0]
+    assert m[0]["ankle_height_upright_m"] > ANKLE_HEIGHT_M + 0.04, "flights count among upright frames"
+    assert m[1]["standing"] == 0 and np.isnan(m[1]["ankle_height_m"])
+    # Not dragged: the unseen child keeps its depth (within 1 cm) and so stays on the bed.
+    assert np.abs(placed.trajectory[1] - roots[1]).max() < 0.01
+    bed = placed.poses_world[1][:, [3, 6], 1].min(axis=1)
+    assert np.abs(bed - (0.45 + ANKLE_HEIGHT_M)).max() < 0.05
+    # Without the 2D every foot counts as seen, and the child on the bed is pulled down.
+    blind = place_in_world(poses, noisy, valid, fps)
+    assert np.median(blind.poses_world[1][:, [3, 6], 1].min(axis=1)) < 0.45

@@ -143,17 +143,29 @@ class Result:
         ``camera_to_world (4, 4)``. With ``ground``, ``trajectory`` is refined first: each
         root slides along its camera ray (its 2D position unchanged) so the feet stand on
         the floor, and ``poses_world = camera_to_world @ (poses_3d + trajectory)`` holds
-        for the refined trajectory.
+        for the refined trajectory. Only frames whose feet the 2D shows place the floor.
+
+        Raises:
+            ValueError: nothing valid to fit a floor to.
+        """
+        placed = self.place(ground)
+        self.trajectory = placed.trajectory
+        self.extra["poses_world"] = placed.poses_world
+        self.extra["camera_to_world"] = placed.frame.matrix.astype(np.float64)
+
+    def place(self, ground: bool = True) -> Any:
+        """This result on the world floor (:func:`poselift.geometry.world.place_in_world`,
+        given the 2D so that feet out of the picture or unseen neither set the floor nor
+        are pulled onto it); returns its ``WorldPlacement``.
 
         Raises:
             ValueError: nothing valid to fit a floor to.
         """
         from poselift.geometry.world import place_in_world
 
-        placed = place_in_world(self.poses_3d, self.trajectory, self.valid, fps=self.fps, ground=ground)
-        self.trajectory = placed.trajectory
-        self.extra["poses_world"] = placed.poses_world
-        self.extra["camera_to_world"] = placed.frame.matrix.astype(np.float64)
+        return place_in_world(self.poses_3d, self.trajectory, self.valid, fps=self.fps, ground=ground,
+                              keypoints_2d=self.keypoints_2d, scores_2d=self.scores_2d,
+                              image_size=self.image_size)
 
     # ------------------------------------------------------------------ the npz contract
     def arrays(self) -> dict[str, Any]:
@@ -291,11 +303,9 @@ class Result:
         if self.camera_to_world is not None:
             traj, c2w = self.trajectory, self.camera_to_world
         elif self.has_trajectory:
-            from poselift.geometry.world import place_in_world
-
             traj = self.trajectory
             try:
-                placed = place_in_world(self.poses_3d, self.trajectory, self.valid, fps=self.fps)
+                placed = self.place()
                 traj, c2w = placed.trajectory, placed.frame.matrix
             except ValueError:  # nothing valid to fit a floor to: camera axes then
                 pass

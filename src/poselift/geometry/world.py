@@ -1,13 +1,17 @@
 """World placement: from camera-frame skeletons to a Y-up world with the floor at Y = 0.
 
 A monocular video does not show where the floor is, but people stand on it: over a
-clip, the lowest foot of each frame traces the ground. The floor is fitted to those
-points (robustly, so jumps and sitting do not tilt it); when the feet hardly move (a
+clip, the lowest foot of each standing frame traces the ground (with the 2D given, only
+frames whose feet the detector saw, in the image and confidently scored, count: a foot
+out of the picture is the network's guess). The floor is fitted to those points
+(robustly, so jumps and sitting do not tilt it); when the feet hardly move (a
 person dancing on the spot), a plane through them is ill-determined, and the up
 direction is then taken from the body itself (the mean pelvis-to-thorax direction of
 upright frames) with the floor height from the lowest feet. The floor's height puts the
-lower ankle of standing frames one ankle height above it, and one floor serves everyone
-in the video; :func:`ground_trajectory` then moves each person along their camera rays so
+lower ankle of *standing* frames one ankle height above it (see :func:`standing_frames`:
+upright, feet in view, the lower foot at its lowest and not moving up or down; a jump's
+flight or a foot out of the picture is not standing), and one floor serves everyone in
+the video; :func:`ground_trajectory` then moves each person along their camera rays so
 their feet meet it (:func:`place_in_world` does all of it).
 
 Conventions of the world frame (what Blender, Unity and BVH users expect):
@@ -23,6 +27,7 @@ camera sits at ``t`` (its centre), so ``t[1]`` is the camera's height above the 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +38,88 @@ _ANKLES = (H36M17.joint_names.index("right_ankle"), H36M17.joint_names.index("le
 _PELVIS, _THORAX = H36M17.joint_names.index("pelvis"), H36M17.joint_names.index("thorax")
 # Mocap ankle joint centres sit this far above the sole (Human3.6M and CMU skeletons).
 ANKLE_HEIGHT_M = 0.08
+
+# Standing frames (see standing_frames). A foot on the floor is at the lowest it gets
+# around that moment: within _CONTACT_TOL_M of the lowest height of the lower ankle over
+# +-_CONTACT_WINDOW_S (longer than a step's stance and than a bounce on a bed, so a
+# flight is never its own minimum), and hardly moving vertically.
+_CONTACT_WINDOW_S = 0.4
+_CONTACT_TOL_M = 0.05
+_CONTACT_SPEED_M_S = 1.0
+# Feet in view (see feet_in_view): an ankle scored at least this by the detector, and
+# inside the image by at least this fraction of the person's height in the image: the
+# sole reaches about an ankle height (5 % of a body) beyond the ankle, so a foot nearer
+# the frame's edge is cut by it and its ankle partly guessed.
+FOOT_MIN_SCORE = 0.5
+FOOT_EDGE_MARGIN = 0.05
+
+
+def feet_in_view(keypoints_2d: np.ndarray, scores_2d: np.ndarray, image_size: tuple[int, int],
+                 min_score: float = FOOT_MIN_SCORE, margin: float = FOOT_EDGE_MARGIN) -> np.ndarray:
+    """Frames whose two ankles the detector actually saw.
+
+    Args:
+        keypoints_2d: ``(P, T, 17, 2)`` H36M-17 pixels (NaN where absent).
+        scores_2d: ``(P, T, 17)`` confidences in ``[0, 1]``.
+        image_size: ``(width, height)`` pixels.
+        min_score: least confidence of each ankle.
+        margin: least distance of each ankle from the image border, as a fraction of the
+            person's height in the image (the vertical extent of their 17 keypoints).
+    Returns:
+        ``(P, T)`` bool. Where a foot is out of the picture or hidden, the lifted ankle is
+        the network's guess, and a guess must neither set the floor nor be pulled onto it.
+    """
+    all_kp = np.asarray(keypoints_2d, np.float64)
+    kp = all_kp[..., list(_ANKLES), :]                                      # (P, T, 2, 2)
+    sc = np.asarray(scores_2d, np.float64)[..., list(_ANKLES)]
+    w, h = float(image_size[0]), float(image_size[1])
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)              # frames without 2D: all NaN
+        tall = np.nanmax(all_kp[..., 1], axis=-1) - np.nanmin(all_kp[..., 1], axis=-1)   # (P, T)
+        m = (margin * tall)[..., None]
+        inside = (kp[..., 0] >= m) & (kp[..., 0] <= w - m) & (kp[..., 1] >= m) & (kp[..., 1] <= h - m)
+        return (inside & (sc >= min_score)).all(axis=-1)
+
+
+def standing_frames(heights: np.ndarray, usable: np.ndarray, fps: float) -> np.ndarray:
+    """Frames of one person where the lower foot is on the floor.
+
+    Args:
+        heights: ``(T,)`` height of the lower ankle along the up direction, metres, any
+            offset (NaN where unknown); only differences matter, so the choice does not
+            depend on where the floor is.
+        usable: ``(T,)`` frames that may stand at all (valid, upright, feet in view).
+        fps: frame rate.
+    Returns:
+        ``(T,)`` bool: usable frames whose lower ankle is within 5 cm of its lowest
+        usable height over +-0.4 s and moves vertically by less than 1 m/s (the
+        surface gives a little: a mattress, a sprung floor, the lift's depth jitter). Flights
+        of a jump or a bounce, and a foot swinging, are not standing.
+    """
+    h = np.asarray(heights, np.float64)
+    use = np.asarray(usable, bool) & np.isfinite(h)
+    t = len(h)
+    if not use.any():
+        return use
+    half = max(1, int(round(_CONTACT_WINDOW_S * max(fps, 1.0))))
+    low = np.where(use, h, np.inf)
+    local = low.copy()
+    for k in range(1, min(half, t - 1) + 1):
+        local[:-k] = np.minimum(local[:-k], low[k:])
+        local[k:] = np.minimum(local[k:], low[:-k])
+    # Vertical speed by central differences between neighbouring known frames.
+    fin = np.isfinite(h)
+    speed = np.full(t, np.inf)
+    prev_ok, next_ok = np.r_[False, fin[:-1]], np.r_[fin[1:], False]
+    hp, hn = np.r_[np.nan, h[:-1]], np.r_[h[1:], np.nan]
+    both = fin & prev_ok & next_ok
+    speed[both] = np.abs(hn[both] - hp[both]) / 2.0
+    only_n = fin & ~prev_ok & next_ok
+    speed[only_n] = np.abs(hn[only_n] - h[only_n])
+    only_p = fin & prev_ok & ~next_ok
+    speed[only_p] = np.abs(h[only_p] - hp[only_p])
+    speed *= max(fps, 1.0)
+    return use & (h - local <= _CONTACT_TOL_M) & (speed <= _CONTACT_SPEED_M_S)
 
 
 @dataclass
@@ -114,15 +201,21 @@ def _standing_level(heights: np.ndarray, upright: np.ndarray) -> float:
     return float(np.median(h[h <= np.quantile(h, 0.8)]))
 
 
-def estimate_world_frame(poses_cam: np.ndarray, valid: np.ndarray | None = None) -> WorldFrame:
+def estimate_world_frame(poses_cam: np.ndarray, valid: np.ndarray | None = None,
+                         feet_visible: np.ndarray | None = None, fps: float = 30.0) -> WorldFrame:
     """Fit the floor under absolute camera-frame skeletons.
 
     Args:
         poses_cam: ``(P, T, 17, 3)`` or ``(T, 17, 3)`` H36M-17 joints, metres, camera
             frame (x right, y down, z forward), i.e. ``poses_3d + trajectory``.
         valid: ``(P, T)`` / ``(T,)`` frames to use (default: all finite frames).
+        feet_visible: ``(P, T)`` / ``(T,)`` frames whose feet the detector saw
+            (:func:`feet_in_view`); only they place the floor when there are at least
+            10 of them (default: every frame counts).
+        fps: frame rate (standing frames are chosen over a window in seconds).
     Returns:
-        the :class:`WorldFrame`; one floor shared by every person.
+        the :class:`WorldFrame`; one floor shared by every person, one ankle height
+        under the lower ankle of their standing frames (:func:`standing_frames`).
     Raises:
         ValueError: when no frame has finite joints.
     """
@@ -130,19 +223,32 @@ def estimate_world_frame(poses_cam: np.ndarray, valid: np.ndarray | None = None)
     if x.ndim == 3:
         x = x[None]
         valid = None if valid is None else np.asarray(valid)[None]
+        feet_visible = None if feet_visible is None else np.asarray(feet_visible)[None]
     ok = np.isfinite(x).all(axis=(2, 3))
     if valid is not None:
         ok &= np.asarray(valid, bool)
     frames = x[ok]                                           # (N, 17, 3)
-    person = np.nonzero(ok)[0]                               # (N,) whose frame it is
     if len(frames) == 0:
         raise ValueError("no valid 3D frame to place in the world")
+    seen = ok
+    if feet_visible is not None and (ok & np.asarray(feet_visible, bool)).sum() >= 10:
+        seen = ok & np.asarray(feet_visible, bool)
     spine = frames[:, _THORAX] - frames[:, _PELVIS]
     spine /= np.linalg.norm(spine, axis=-1, keepdims=True) + 1e-9
     body_up = spine.mean(axis=0)
     body_up /= np.linalg.norm(body_up)
-    feet = frames[:, list(_ANKLES)]                          # (N, 2, 3)
-    lowest = feet[np.arange(len(feet)), np.argmin(feet @ body_up, axis=1)]
+    xs = np.where(ok[..., None, None], x, 0.0)
+    feet = xs[:, :, list(_ANKLES)]                           # (P, T, 2, 3)
+    which = np.argmin(feet @ body_up, axis=2)                # (P, T) the lower ankle
+    lowest_all = np.take_along_axis(feet, which[..., None, None], axis=2)[:, :, 0]   # (P, T, 3)
+    # The plane goes through the feet of standing frames (chosen along the body's up,
+    # which is close enough for that): the flights of someone bouncing in place are most
+    # of their frames, too many for the fit's trimming, and tilt the floor towards them.
+    first = np.stack([standing_frames(np.where(ok[p], lowest_all[p] @ body_up, np.nan),
+                                      seen[p] & _upright(xs[p], body_up), fps) for p in range(len(x))])
+    on_floor = first if first.sum() >= 20 else seen
+    lowest = lowest_all[on_floor]
+    person = np.nonzero(on_floor)[0]                         # whose frame each point is
     up, method = body_up, "body-up"
     if len(lowest) >= 20:
         n, _, ratio = _robust_plane(lowest, body_up, person)
@@ -151,12 +257,19 @@ def estimate_world_frame(poses_cam: np.ndarray, valid: np.ndarray | None = None)
         # tilted more than 30 degrees from the body's mean up is not believable.
         if ratio > 0.15 and spread.min() > 0.4 and float(n @ body_up) > np.cos(np.radians(30)):
             up, method = n, "feet-plane"
-    heights = lowest @ up
-    # The floor lies one ankle height below where the lower ankle typically is while
-    # standing. (A low quantile of all frames, used before, sat on the extreme of the
-    # depth noise, which with a pitched camera moves feet up and down by +-0.2 m, and so
-    # left the typical standing ankle 0.2 m above the floor.)
-    floor = _standing_level(heights, _upright(frames, up)) - ANKLE_HEIGHT_M
+    heights = np.where(ok, lowest_all @ up, np.nan)          # (P, T)
+    upright = ok & _upright(xs, up)
+    # The floor lies one ankle height below the lower ankle of standing frames: the
+    # moments each person's feet are down and still (the bottom of a jump, the stance
+    # of a step), never a flight or a guessed foot. (A low quantile of all frames, used
+    # before, sat on the extreme of the depth noise, which with a pitched camera moves
+    # feet up and down by +-0.2 m; a median of all upright frames counted flights.)
+    stand = np.stack([standing_frames(heights[p], upright[p] & seen[p], fps) for p in range(len(x))])
+    if stand.sum() >= 5:
+        level = float(np.median(heights[stand]))
+    else:
+        level = _standing_level(heights[ok], upright[ok])
+    floor = level - ANKLE_HEIGHT_M
     # World axes in camera coordinates: Y = up, X = camera right on the floor.
     x_axis = np.array([1.0, 0.0, 0.0]) - up * up[0]
     if np.linalg.norm(x_axis) < 1e-6:                       # camera looking straight down the up axis
@@ -210,11 +323,12 @@ def _banded_matvec(ab: np.ndarray, x: np.ndarray) -> np.ndarray:
 # says little about depth).
 _SMOOTH_30FPS = 300.0
 _PRIOR = 0.02
-_AIRBORNE_M = 0.2   # lower ankle this far above ankle height after grounding: a jump, not contact
+_MIN_CONTACTS = 3  # fewer standing frames than this pin nothing (one frame may be a fluke)
 
 
 def ground_trajectory(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarray,
-                      frame: WorldFrame | None, fps: float = 30.0) -> np.ndarray:
+                      frame: WorldFrame | None, fps: float = 30.0,
+                      feet_visible: np.ndarray | None = None) -> np.ndarray:
     """Move each person along their camera rays so that their feet stand on the floor.
 
     Monocular root depth is the least certain quantity of the reconstruction: frame to
@@ -225,9 +339,10 @@ def ground_trajectory(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.nd
     root slides along its own camera ray (its 2D position unchanged) by ``delta_t``
     metres, solved per person by least squares on the lower ankle's height error, plus
     a cost on the root depth's acceleration (smooth depth, no sliding) and a small one
-    on ``delta`` itself. Frames that are not upright, and frames where the foot stays
-    clearly above the floor (jumps), give no height target; their depth follows the
-    neighbouring frames.
+    on ``delta`` itself. Only standing frames (:func:`standing_frames`: upright, feet in
+    view, the lower foot down and still) give a height target; the others (flights,
+    swings, feet out of the picture) follow the neighbouring frames' depth, and a person
+    never seen standing is only smoothed, not pulled onto a floor.
 
     Args:
         poses_3d: ``(P, T, 17, 3)`` root-relative joints, metres, camera frame.
@@ -237,6 +352,8 @@ def ground_trajectory(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.nd
             depth along the rays (no floor term), which is how the floor is first fitted:
             depth jitter spreads each foot along its ray and would tilt a plane.
         fps: frame rate (the depth smoothness is set in seconds, not frames).
+        feet_visible: ``(P, T)`` frames whose feet the detector saw (:func:`feet_in_view`);
+            default: all.
     Returns:
         the grounded ``(P, T, 3)`` trajectory (float64; NaN stays NaN).
     """
@@ -260,21 +377,25 @@ def ground_trajectory(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.nd
             gain = ray @ up                                    # foot height change per metre of depth
             ankle_h = (poses[p, run][:, list(_ANKLES)] @ up).min(axis=1) + root @ up - floor
             err = ankle_h - ANKLE_HEIGHT_M                      # metres above where it should be
-            contact = _upright(poses[p, run], up).astype(np.float64) * (frame is not None)
+            usable = _upright(poses[p, run], up) & (frame is not None)
+            if feet_visible is not None:
+                usable &= np.asarray(feet_visible, bool)[p, run]
             gram = smooth * _second_difference_gram(len(run))
             delta = np.zeros(len(run))
             for _ in range(3):
+                # Standing frames from the current heights (their choice does not depend
+                # on the floor's height, so a person far off the floor keeps them).
+                contact = standing_frames(err + gain * delta, usable, fps).astype(np.float64)
+                if contact.sum() < _MIN_CONTACTS:
+                    contact[:] = 0.0
+                # The prior weighs against the standing frames as a whole, so that a person
+                # seen standing in a fifth of the frames is grounded as firmly as one
+                # standing all along; nobody standing: the depth is only smoothed.
+                prior = _PRIOR * (contact.mean() if contact.any() else 1.0)
                 ab = gram.copy()
-                ab[2] += contact * gain ** 2 + _PRIOR
+                ab[2] += contact * gain ** 2 + prior
                 rhs = -contact * gain * err - _banded_matvec(gram, dist)
                 delta = solveh_banded(ab, rhs)
-                # Feet well above this person's grounded level are off the floor (a jump):
-                # re-solve without them. Relative to the level, not to the floor, so a
-                # person starting far off the floor is not all dropped on the first pass.
-                left = err + gain * delta
-                on = contact > 0
-                level = float(np.median(left[on])) if on.any() else 0.0
-                contact = contact * (left - max(level, 0.0) < _AIRBORNE_M)
             delta = np.clip(delta, -0.3 * dist, 0.3 * dist)
             traj[p, run] = root + delta[:, None] * ray
     return traj
@@ -297,7 +418,9 @@ class WorldPlacement:
 
 
 def place_in_world(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarray,
-                   fps: float = 30.0, ground: bool = True) -> WorldPlacement:
+                   fps: float = 30.0, ground: bool = True, keypoints_2d: np.ndarray | None = None,
+                   scores_2d: np.ndarray | None = None,
+                   image_size: tuple[int, int] | None = None) -> WorldPlacement:
     """The npz contract's camera-frame arrays -> world-frame joints on one shared floor.
 
     Args:
@@ -308,19 +431,27 @@ def place_in_world(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarr
         ground: refine the root depth so the feet stand on the floor
             (:func:`ground_trajectory`); the floor is then refitted and the roots
             grounded once more on it.
+        keypoints_2d, scores_2d, image_size: the 2D the lift was made from (``(P, T, 17,
+            2)`` H36M-17 pixels, ``(P, T, 17)``, ``(width, height)``); when given, only
+            frames whose feet are in view (:func:`feet_in_view`) place the floor and pin
+            the depth.
     Raises:
         ValueError: when no frame has finite joints.
     """
     poses = np.asarray(poses_3d, np.float64)
     traj = np.asarray(trajectory, np.float64)
     valid = np.asarray(valid, bool)
+    seen = None
+    if keypoints_2d is not None and scores_2d is not None and image_size is not None:
+        seen = feet_in_view(keypoints_2d, scores_2d, image_size)
     if ground:
-        frame = estimate_world_frame(poses + ground_trajectory(poses, traj, valid, None, fps)[:, :, None, :], valid)
+        smooth = ground_trajectory(poses, traj, valid, None, fps)
+        frame = estimate_world_frame(poses + smooth[:, :, None, :], valid, seen, fps)
         for _ in range(2):
-            traj = ground_trajectory(poses, traj, valid, frame, fps)
-            frame = estimate_world_frame(poses + traj[:, :, None, :], valid)
+            traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
+            frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
     else:
-        frame = estimate_world_frame(poses + traj[:, :, None, :], valid)
+        frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
     world = frame.apply(poses + traj[:, :, None, :])
     world[~valid] = np.nan
     return WorldPlacement(world, frame, traj.astype(np.float32))
@@ -336,41 +467,52 @@ def to_world(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarray) ->
     return placed.poses_world, placed.frame
 
 
-def foot_contact_metrics(poses_world: np.ndarray, valid: np.ndarray, fps: float) -> list[dict[str, float]]:
+def foot_contact_metrics(poses_world: np.ndarray, valid: np.ndarray, fps: float,
+                         feet_visible: np.ndarray | None = None) -> list[dict[str, float]]:
     """How well each person's feet meet the floor ``Y = 0`` (world frame, metres).
 
-    Standing frames are valid frames whose spine is within 35 degrees of vertical; on
-    them the *lower* ankle is taken as the foot on the floor.
+    Standing frames are those of :func:`standing_frames`: valid, spine within 35 degrees
+    of vertical, both ankles in view (``feet_visible (P, T)``, see :func:`feet_in_view`;
+    default: all), and the *lower* ankle at its lowest over +-0.4 s and not moving
+    vertically: the foot on the floor. Their choice does not depend on the floor's
+    height, so ``ankle_height_m`` measures where the floor was put.
 
     Returns, per person:
         ``standing``: number of standing frames;
+        ``upright``: number of valid upright frames (standing or not);
         ``ankle_height_m``: median height of the lower ankle on standing frames (an
-        ankle joint sits about :data:`ANKLE_HEIGHT_M` above the sole);
+        ankle joint sits about :data:`ANKLE_HEIGHT_M` above the sole); NaN when the
+        person never stands with their feet in view;
+        ``ankle_height_upright_m``: the same over all upright frames (flights included);
         ``skate_m_s``: median horizontal speed of that foot between consecutive standing
         frames (the same foot on both frames: the one lower on the first), metres/second;
-        ``penetration_frac``: share of valid frames whose lower ankle is more than 3 cm
-        below ankle height (the sole under the floor);
-        ``penetration_m``: mean depth below ankle height over valid frames (0 when above).
+        ``penetration_frac``: share of valid frames with the feet in view whose lower
+        ankle is more than 3 cm below ankle height (the sole under the floor);
+        ``penetration_m``: mean depth below ankle height over those frames (0 when above).
     """
     w = np.asarray(poses_world, np.float64)
     valid = np.asarray(valid, bool) & np.isfinite(w).all(axis=(-1, -2))
+    seen = np.ones(valid.shape, bool) if feet_visible is None else np.asarray(feet_visible, bool)
     out = []
     up = np.array([0.0, 1.0, 0.0])
     for p in range(w.shape[0]):
         x = w[p]
         ankles = x[:, list(_ANKLES)]                                    # (T, 2, 3)
-        which = np.argmin(ankles[..., 1], axis=1)
+        which = np.argmin(np.where(np.isfinite(ankles[..., 1]), ankles[..., 1], np.inf), axis=1)
         low = ankles[np.arange(len(x)), which]                          # (T, 3)
-        stand = valid[p] & _upright(x, up)
+        upright = valid[p] & _upright(x, up)
+        stand = standing_frames(np.where(valid[p], low[:, 1], np.nan), upright & seen[p], fps)
         pair = stand[:-1] & stand[1:]
         t = np.flatnonzero(pair)
         foot_next = ankles[t + 1, which[t]]
         speed = np.linalg.norm((foot_next - low[t])[:, [0, 2]], axis=-1) * fps
-        h = low[valid[p], 1]
+        h = low[valid[p] & seen[p], 1]
         below = np.maximum(0.0, ANKLE_HEIGHT_M - h)
         out.append({
             "standing": int(stand.sum()),
+            "upright": int(upright.sum()),
             "ankle_height_m": float(np.median(low[stand, 1])) if stand.any() else float("nan"),
+            "ankle_height_upright_m": float(np.median(low[upright, 1])) if upright.any() else float("nan"),
             "skate_m_s": float(np.median(speed)) if len(speed) else float("nan"),
             "penetration_frac": float((below > 0.03).mean()) if len(h) else float("nan"),
             "penetration_m": float(below.mean()) if len(h) else float("nan"),
