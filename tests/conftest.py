@@ -23,6 +23,20 @@ def shared() -> Path:
     return d
 
 
+def shared_video(name: str) -> Path:
+    """``shared/videos/<name>``, or skip the test with the reason when it is absent."""
+    p = shared_dir() / "videos" / name
+    if not p.is_file():
+        pytest.skip(f"shared test video {p} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
+    return p
+
+
+@pytest.fixture(scope="module")
+def taiji() -> Path:
+    """The tai chi seed video (``taiji_seed.mp4``, 448x336, 15 fps)."""
+    return shared_video("taiji_seed.mp4")
+
+
 # ------------------------------------------------------------------ Blender (bpy) importer
 BLENDER_DUMP = REPO / "tests" / "tools" / "blender_bvh_positions.py"
 

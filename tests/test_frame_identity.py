@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import shared_dir
 from poselift.cli.main import main
 from poselift.geometry.skeletons import COCO17
 from poselift.io.video import VideoWriter, read_frames
@@ -42,14 +41,6 @@ def decode(path: Path) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------- --start keeps source times
-@pytest.fixture(scope="module")
-def taiji() -> Path:
-    p = shared_dir() / "videos" / "taiji_seed.mp4"
-    if not p.is_file():
-        pytest.skip(f"shared test video {p} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
-    return p
-
-
 @pytest.mark.shared
 def test_start_keeps_source_times_in_npz_json_csv(taiji, tmp_path):
     out = tmp_path / "out"

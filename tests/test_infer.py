@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import shared_dir
 from poselift.cli.main import main
 from poselift.geometry.skeletons import COCO17, H36M17, convert
 from poselift.io import vp3d
@@ -54,18 +53,6 @@ def tiny_model(tmp_path_factory) -> Path:
     meta = {"kind": "pose", "input_layout": "h36m17", "output_layout": "h36m17", "fps": 50.0,
             "input_normalization": "focal", "licence": "test"}
     return save_model(tmp_path_factory.mktemp("model") / "tiny", model.eval(), cfg, meta)
-
-
-def _video_or_skip(name: str) -> Path:
-    p = shared_dir() / "videos" / name
-    if not p.is_file():
-        pytest.skip(f"shared test video {p} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
-    return p
-
-
-@pytest.fixture(scope="module")
-def taiji() -> Path:
-    return _video_or_skip("taiji_seed.mp4")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, shared_dir
+from conftest import REPO
 from poselift.lift.model import ModelConfig, TemporalModel
 from poselift.lift.weights import save_model
 
@@ -37,14 +37,6 @@ def tiny_model(tmp_path_factory) -> Path:
     meta = {"kind": "pose", "input_layout": "h36m17", "output_layout": "h36m17", "fps": 50.0,
             "input_normalization": "focal", "licence": "test"}
     return save_model(tmp_path_factory.mktemp("model") / "tiny", model.eval(), cfg, meta)
-
-
-@pytest.fixture(scope="module")
-def taiji() -> Path:
-    p = shared_dir() / "videos" / "taiji_seed.mp4"
-    if not p.is_file():
-        pytest.skip(f"shared test video {p} is absent (set POSELIFT_SHARED or put shared/ beside the checkout)")
-    return p
 
 
 def _env() -> dict[str, str]:
