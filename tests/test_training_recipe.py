@@ -121,3 +121,33 @@ def test_interrupted_training_keeps_its_last_complete_checkpoint(tmp_path):
     r = subprocess.run(again, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"resumed from {ckpt / 'last.pt'} at epoch {st['epoch']}" in r.stderr and out.is_file()
+
+
+def test_trajectory_model_starts_from_a_pose_models_backbone(tmp_path):
+    from poselift.lift.weights import load_poselift_network
+    from poselift.train.trainer import init_from
+
+    clips = _clips()
+    pose_cfg = TrainConfig(architecture="3,3", channels=32, epochs=1, epoch_size=64, batch_size=8, chunk=8,
+                           dropout=0.0, threads=1, val_chunks=8)
+    train(pose_cfg, clips, clips[:1], tmp_path / "pose.safetensors", progress=False, log=lambda s: None)
+    pose, _ = load_poselift_network(tmp_path / "pose.safetensors", backend="torch")
+    traj = build_model(ModelConfig(17, 2, 1, [3, 3], False, 0.0, 32, False))
+    assert init_from(traj, pose.state_dict()) == ["shrink.weight", "shrink.bias"]
+    st, own = pose.state_dict(), traj.state_dict()
+    assert all(torch.equal(own[k], st[k]) for k in own if not k.startswith("shrink."))
+    assert own["shrink.weight"].shape[0] == 3
+
+    logs: list[str] = []
+    res = train(TrainConfig(**{**pose_cfg.__dict__, "kind": "trajectory", "init": str(tmp_path / "pose.safetensors")}),
+                clips, clips[:1], tmp_path / "traj.safetensors", progress=False, log=logs.append)
+    assert np.isfinite(res.val_mpjpe_mm)
+    assert any("shrink.weight" in s and "start fresh" in s for s in logs)
+    # Anything but the output layer must match: a narrower network is refused.
+    narrow = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16, False))
+    try:
+        init_from(narrow, st)
+    except ValueError as exc:
+        assert "does not match" in str(exc)
+    else:
+        raise AssertionError("a network of another width loaded")

@@ -26,7 +26,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--subjects-train", default=None, metavar="S1,S5,...",
                    help="train on these subjects only (default: all)")
     d.add_argument("--subjects-val", default=None, metavar="S8",
-                   help="validate on these subjects (default: 10%% of clips held out)")
+                   help="validate on these subjects (default: 10%% of clips held out); a subject also in "
+                        "--subjects-train stays in training and validates in-sample (the paper's "
+                        "protocol trains on every subject)")
     d.add_argument("--subjects-unlabeled", default=None, metavar="S5,S6,...",
                    help="with --semi-supervised: subjects used as 2D-only data")
     d.add_argument("--subset", type=opt.number(float, min=0, min_open=True, max=1), default=1.0, metavar="FRACTION",
@@ -145,7 +147,11 @@ def run(args: argparse.Namespace) -> int:
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:
         val = load_clips(data, args.dataset, args.fps, val_subj, args.downsample, args.progress)
-        clips = [c for c in clips if c.subject not in val_subj]
+        in_sample = set(val_subj) & set(train_subj or ())
+        if in_sample:
+            print(f"validating in-sample on {','.join(sorted(in_sample))}: also in --subjects-train",
+                  file=sys.stderr)
+        clips = [c for c in clips if c.subject not in val_subj or c.subject in in_sample]
     else:
         clips, val = split_validation(clips, 0.1, args.seed)
     clips = take_subset(clips, args.subset, args.seed)

@@ -275,6 +275,30 @@ def bone_lengths_t(x: torch.Tensor) -> torch.Tensor:
     return torch.linalg.norm(x[..., 1:, :] - x[..., parents, :], dim=-1)
 
 
+def init_from(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[str]:
+    """Load ``state`` into ``model``; returns the names left at their fresh values.
+
+    A pose model's backbone can start a trajectory model (same layers, one output joint
+    instead of 17): only tensors whose shapes differ may be skipped, and only those of the
+    final (output) layer, so a wrong architecture still fails loudly instead of training
+    from a half-loaded network.
+    """
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError("--init model does not match the architecture: "
+                         f"missing {missing[:3]}, unexpected {unexpected[:3]}")
+    differ = [k for k in own if own[k].shape != state[k].shape]
+    # ``shrink`` is the output convolution in VideoPose3D's layout (which ours keeps).
+    bad = [k for k in differ if not k.startswith("shrink.")]
+    if bad:
+        raise ValueError(f"--init model does not match the architecture: {bad[0]} is "
+                         f"{tuple(state[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}")
+    model.load_state_dict({k: (own[k] if k in differ else state[k]) for k in own})
+    return differ
+
+
 @dataclass
 class TrainResult:
     model_path: Path
@@ -421,10 +445,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         from poselift.lift.weights import load_poselift_network, resolve_model_path
 
         init_model, _ = load_poselift_network(resolve_model_path(cfg.init), backend="torch")
-        try:
-            model.load_state_dict(init_model.state_dict())
-        except RuntimeError as exc:
-            raise ValueError(f"--init model does not match the architecture: {str(exc).splitlines()[0]}") from None
+        skipped = init_from(model, init_model.state_dict())
+        if skipped:
+            log(f"--init {cfg.init}: output layer(s) {', '.join(skipped)} start fresh (shapes differ)")
     traj_model = None
     traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
     if cfg.semi_supervised:
