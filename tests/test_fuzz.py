@@ -213,17 +213,22 @@ def poselift_npz(draw):
     return arrays
 
 
-@fuzz(120)
-@given(arrays=poselift_npz())
-def test_fuzz_poselift_npz(arrays, tiny_lifter):
+def _read_npz_and_lift(arrays: dict, name: str, lifter) -> None:
+    """Save ``arrays`` as ``name`` and read it as a keypoint file: a clean error or tracks that lift."""
     from poselift.lift.pipeline import read_tracks_file
 
     with scratch() as d:
-        p = d / "kp.npz"
+        p = d / name
         np.savez(p, **arrays)
         tracks = outcome(read_tracks_file, p)
         if tracks is not None:
-            _check_tracks_and_lift(tracks, tiny_lifter)
+            _check_tracks_and_lift(tracks, lifter)
+
+
+@fuzz(120)
+@given(arrays=poselift_npz())
+def test_fuzz_poselift_npz(arrays, tiny_lifter):
+    _read_npz_and_lift(arrays, "kp.npz", tiny_lifter)
 
 
 @st.composite
@@ -264,14 +269,7 @@ def vp3d_npz(draw):
 @fuzz(80)
 @given(arrays=vp3d_npz())
 def test_fuzz_videopose3d_npz(arrays, tiny_lifter):
-    from poselift.lift.pipeline import read_tracks_file
-
-    with scratch() as d:
-        p = d / "data_2d_custom_x.npz"
-        np.savez(p, **arrays)
-        tracks = outcome(read_tracks_file, p)
-        if tracks is not None:
-            _check_tracks_and_lift(tracks, tiny_lifter)
+    _read_npz_and_lift(arrays, "data_2d_custom_x.npz", tiny_lifter)
 
 
 def _valid_npz_bytes() -> bytes:
