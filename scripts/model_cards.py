@@ -69,7 +69,9 @@ def main() -> None:
                 f"output: {card.get('output_layout')}",
                 f"- data: {tr.get('dataset')} ({tr.get('train_clips')} clips, {tr.get('train_frames')} frames), "
                 f"validation subjects {tr.get('subjects_val')}",
-                f"- recipe: `{tr.get('command')}`",
+                *([f"- recipe: `{tr.get('command')}`"] if len(tr.get("commands") or []) < 2 else
+                  ["- recipe, every run in order (each resume continues the one before):"] +
+                  [f"  {i + 1}. `{c}`" for i, c in enumerate(tr["commands"])]),
                 f"- wall time: {tr.get('wall_time_s', 0) / 60:.1f} min on 2 CPU cores "
                 f"({tr.get('epochs_done')} epochs)",
                 f"- licence: {card.get('licence')}"]

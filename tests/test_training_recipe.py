@@ -121,6 +121,12 @@ def test_interrupted_training_keeps_its_last_complete_checkpoint(tmp_path):
     r = subprocess.run(again, capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"resumed from {ckpt / 'last.pt'} at epoch {st['epoch']}" in r.stderr and out.is_file()
+    # The card lists every run that made the model, in order: the interrupted one, then the resume.
+    from poselift.lift.weights import read_model_card
+
+    runs = read_model_card(out)["training"]["commands"]
+    assert len(runs) == 2 and "--resume" not in runs[0] and runs[1].endswith("--resume")
+    assert runs[0].startswith("poselift train --data ")
 
 
 def test_trajectory_model_starts_from_a_pose_models_backbone(tmp_path):

@@ -463,6 +463,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         cfg.val_chunks)
 
     start_epoch, history, elapsed_before = 0, [], 0.0
+    # Every run of a model, resumes included, goes on its card in order.
+    this_command = str((card or {}).get("training", {}).get("command", ""))
+    commands = [this_command]
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
     if resume and ckpt_path and ckpt_path.is_file():
         st = torch.load(ckpt_path, map_location=device, weights_only=True)
@@ -472,6 +475,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         opt.load_state_dict(st["optimizer"])
         start_epoch, history = int(st["epoch"]), list(st["history"])
         elapsed_before = float(st["elapsed"])
+        commands = [*st.get("commands", ["(an earlier run; its checkpoint predates command records)"]),
+                    this_command]
         sampler.rng = np.random.default_rng(rank_seed + 1000 * start_epoch)
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
 
@@ -488,7 +493,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             return
         ckpt_path.parent.mkdir(parents=True, exist_ok=True)
         st = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
-              "history": history, "elapsed": elapsed_before + time.time() - t0, "config": asdict(cfg)}
+              "history": history, "elapsed": elapsed_before + time.time() - t0, "config": asdict(cfg),
+              "commands": commands}
         if traj_model is not None:
             st["traj"] = traj_model.state_dict()
         tmp = ckpt_path.with_suffix(".tmp")
@@ -607,7 +613,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         meta["trajectory_parameterization"] = trajectory_parameterization(cfg.input_norm)
     meta.setdefault("training", {})
     meta["training"].update({"config": asdict(cfg), "epochs_done": epoch, "wall_time_s": round(wall, 1),
-                             "final_val_mm": history[-1]["val_mm"] if history else None})
+                             "final_val_mm": history[-1]["val_mm"] if history else None,
+                             "commands": commands})
     if ctx.enabled:
         meta["training"]["processes"] = ctx.world
     model.eval()
