@@ -27,7 +27,7 @@ All figures are means over the synchronised frames where the triangulation is re
 
     python benchmarks/multiview.py [--model default,h36m,causal] [--json out.json]
         [--save-triangulation tri.npz] [--cache DIR | --keypoints-from DIR] [--data DIR]
-        [--calibrated-intrinsics]
+        [--calibrated-intrinsics] [--trajectory-model NAME_OR_PATH|none]
 """
 
 from __future__ import annotations
@@ -305,9 +305,11 @@ def summarise(per_frame: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
-              center_px: tuple[float, float] | None = None) -> np.ndarray:
+              center_px: tuple[float, float] | None = None, with_root: bool = False):
     """``poses_3d (T, 17, 3)`` metres, camera frame, root-relative, as ``poselift infer`` gives
-    it with its defaults (TTA, constant bones, the default focal length unless ``focal_px``)."""
+    it with its defaults (TTA, constant bones, the default focal length unless ``focal_px``);
+    with ``with_root`` also the ``trajectory (T, 3)`` (camera frame, metres: the model's
+    trajectory network, or the geometric root solve when it has none)."""
     from poselift.infer import InferOptions, resolve_focal
     from poselift.lift.pipeline import Tracks2D, lift_tracks
 
@@ -317,7 +319,8 @@ def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
     focal = focal_px if focal_px is not None else resolve_focal(opts, tracks.width, tracks.height)
     res = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal, fixed_bones=opts.fixed_bones,
                       geometric_trajectory=opts.trajectory, center_px=center_px, repair_flips=opts.lr_repair)
-    return res.poses_3d[0].astype(np.float64)
+    pose = res.poses_3d[0].astype(np.float64)
+    return (pose, res.trajectory[0].astype(np.float64)) if with_root else pose
 
 
 # --------------------------------------------------------------------------- main
@@ -338,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrated-intrinsics", action="store_true",
                     help="lift with each camera's calibrated focal length and principal point instead of "
                          "infer's default lens (a diagnostic; infer does not know them)")
+    ap.add_argument("--trajectory-model", default="auto", metavar="NAME_OR_PATH",
+                    help="root position from this trajectory network (default: the one the pose model's card "
+                         "names; 'none': the geometric root solve)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -493,17 +499,26 @@ def main(argv: list[str] | None = None) -> int:
     heads = ["xview", "P1", "P2", "knee", "|knee|", "elbow", "|elbow|", "shin%", "forearm%", "tilt", "|yaw|", "back"]
     for model in [m.strip() for m in args.model.split(",") if m.strip()]:
         try:
-            lm = load_model(model)
+            lm = load_model(model, trajectory=None if args.trajectory_model == "none" else args.trajectory_model)
         except PoseliftError as exc:
             print(f"error: {exc}", file=sys.stderr)
             continue
         worlds = []
         per_view = {}
+        root_err, depth_err = [], []
         for k, (v, cam, o) in enumerate(zip(views, cams, offsets)):
             if args.calibrated_intrinsics:
-                pose = lift_view(model, v, lm, float(cam.K[0, 0]), (float(cam.K[0, 2]), float(cam.K[1, 2])))[:T]
+                pose, root = lift_view(model, v, lm, float(cam.K[0, 0]), (float(cam.K[0, 2]), float(cam.K[1, 2])),
+                                       with_root=True)
             else:
-                pose = lift_view(model, v, lm)[:T]
+                pose, root = lift_view(model, v, lm, with_root=True)
+            pose, root = pose[:T], root[:T]
+            # The root against the triangulated pelvis in this camera's frame: the truth for
+            # trajectories (depth scales with the focal length, so judge it with --calibrated-intrinsics).
+            true_root = cam.world_to_camera(tri17[reliable, 0])
+            est_root = root[lo + o:hi + o][reliable]
+            root_err.append(1000 * np.linalg.norm(est_root - true_root, axis=-1))
+            depth_err.append(100 * (est_root[:, 2] / true_root[:, 2] - 1))
             w = (pose - pose[:, :1]) @ cam.R     # camera -> world: R^T x, row vectors
             w = w[lo + o:hi + o]
             worlds.append(w)
@@ -516,6 +531,12 @@ def main(argv: list[str] | None = None) -> int:
         all_pf = pose_metrics(np.concatenate([w[reliable] for w in worlds]), np.concatenate([tri_rel[reliable]] * len(worlds)))
         overall = summarise(all_pf)
         overall["cross_view_mpjpe_mm"] = xv
+        overall["root_position_err_mm"] = float(np.nanmean(np.concatenate(root_err)))
+        overall["root_depth_err_pct"] = float(np.nanmean(np.concatenate(depth_err)))
+        overall["root_source"] = "network" if lm.model_traj is not None else "geometric"
+        for name, re_, de in zip(VIEWS, root_err, depth_err):
+            per_view[name]["root_position_err_mm"] = float(np.nanmean(re_))
+            per_view[name]["root_depth_err_pct"] = float(np.nanmean(de))
         # Where the Procrustes-aligned error sits: joints named as in H36M17.
         lw, tr = np.concatenate([w[reliable] for w in worlds]), np.concatenate([tri_rel[reliable]] * len(worlds))
         pj = 1000 * np.nanmean(np.linalg.norm(procrustes_align(lw, tr) - tr, axis=-1), axis=0)
@@ -540,6 +561,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{overall['elbow_flexion_lift_deg']:.1f} / {overall['elbow_flexion_tri_deg']:.1f} deg; "
               f"N-MPJPE {overall['n_mpjpe_mm']:.1f} mm; body size lift/triangulation {overall['size_ratio']:.2f}")
         print("P-MPJPE per joint (mm): " + ", ".join(f"{n} {e:.0f}" for n, e in overall["p_mpjpe_per_joint_mm"].items()))
+        print(f"root position ({overall['root_source']}) against the triangulated pelvis, camera frames: "
+              f"{overall['root_position_err_mm']:.0f} mm, depth {overall['root_depth_err_pct']:+.1f} % ("
+              + ", ".join(f"{n} {s['root_position_err_mm']:.0f} mm {s['root_depth_err_pct']:+.1f} %"
+                          for n, s in per_view.items()) + ")"
+              + ("" if args.calibrated_intrinsics else "; lifted with infer's default focal, not the calibrated one"))
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_suffix(args.json.suffix + ".tmp")
