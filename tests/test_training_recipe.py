@@ -157,3 +157,22 @@ def test_trajectory_model_starts_from_a_pose_models_backbone(tmp_path):
         assert "does not match" in str(exc)
     else:
         raise AssertionError("a network of another width loaded")
+
+
+def test_bodies_rescaled_to_one_leg_length(tmp_path):
+    from poselift.train.trainer import H36M_LEG_LENGTH, leg_length, rescale_bodies
+
+    small, big = _clips(2)
+    small = Clip("small", small.positions * 0.85, "bandai", "bvh")
+    out = rescale_bodies([small, big], H36M_LEG_LENGTH)
+    for before, after in zip([small, big], out):
+        np.testing.assert_allclose(leg_length(after.positions), H36M_LEG_LENGTH, rtol=1e-6)
+        k = H36M_LEG_LENGTH / leg_length(before.positions)
+        np.testing.assert_allclose(after.positions, before.positions * k, rtol=1e-5)   # pose and path alike
+        assert (after.name, after.subject, after.dataset) == (before.name, before.subject, before.dataset)
+    assert rescale_bodies([small], 0.0)[0] is small
+    # A training run with the option sees the rescaled clips: its validation error is finite.
+    cfg = TrainConfig(architecture="3,3", channels=16, epochs=1, epoch_size=32, batch_size=8, chunk=8,
+                      dropout=0.0, threads=1, val_chunks=8, leg_length=H36M_LEG_LENGTH)
+    res = train(cfg, [small, big], [small], tmp_path / "m.safetensors", progress=False, log=lambda s: None)
+    assert np.isfinite(res.val_mpjpe_mm)

@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="fraction of the labelled frames to keep (e.g. 0.1)")
     d.add_argument("--downsample", type=opt.positive_int, default=1, metavar="N", help="keep every N-th frame")
     d.add_argument("--fps", type=opt.fps_value, default=50.0, help="frame rate the model works at (default: %(default)s)")
+    d.add_argument("--leg-length", type=opt.number(float, min=0), default=0.0, metavar="M",
+                   help="rescale every clip so its hip-to-ankle length is M metres (0.897: Human3.6M's skeleton; "
+                        "default 0: as captured)")
     d.add_argument("--cameras", choices=["virtual", "h36m"], default="virtual",
                    help="random virtual cameras, or the Human3.6M cameras of each subject")
     d.add_argument("--noise", choices=["detector", "clean"], default="detector",
@@ -142,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
                       init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d,
                       keypoint_style=args.keypoint_style, style_prob=args.style_prob,
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
-                      compile=args.compile)
+                      compile=args.compile, leg_length=args.leg_length)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:
