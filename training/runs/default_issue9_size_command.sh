@@ -5,7 +5,7 @@
 . /work/venv/bin/activate
 export OMP_NUM_THREADS=2
 cd /work/main
-nice -n -10 poselift train --init /work/runs/default_108min.safetensors --leg-length 0.897 \
+nice -n -10 poselift train --init default --leg-length 0.897 \
   --dataset all --subjects-val S8 --cameras virtual --noise detector \
   --keypoint-style blazepose --style-prob 0.75 -arc 3,3,3,3 -ch 256 -drop 0 --epoch-size 12800 -b 64 --chunk 32 \
   -e 100000 -lr 1e-4 --lr-schedule time --lr-final 0.1 --time-limit 41 --velocity-weight 2 --threads 2 \
