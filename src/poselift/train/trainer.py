@@ -111,13 +111,12 @@ def leg_length(positions: np.ndarray) -> float:
 def rescale_bodies(clips: list[Clip], leg_m: float) -> list[Clip]:
     """Every clip scaled about the world origin (pose and path alike) so its legs measure ``leg_m``.
 
-    The collections differ in body size for reasons that are not the performers': the
-    CMU clips come retargeted onto the DAZ figure, the Bandai-Namco rig has 0.37 m thighs
-    against Human3.6M's 0.44 m (measured markers of real adults). A lifter cannot see a
-    person's size in the 2D, so it predicts the size its data averages to; with the raw
-    mix that is about 5 % under Human3.6M's, and the whole body comes out small (and, for
-    the root solve, too close). Rescaling gives one size prior; ``leg_m <= 0`` leaves the
-    clips as captured.
+    The collections come on rigs of different sizes: the CMU clips are retargeted onto
+    the DAZ figure (0.84 m legs), the Bandai-Namco rig has 0.78 m legs, Human3.6M's
+    skeleton 0.90 m. A lifter cannot see a person's size in the 2D, so it predicts the
+    size its data averages to; the shared mix averages 0.854 m over its frames, and the
+    bodies it lifts come out small (and, for the root solve, too close). Rescaling gives
+    one size prior; ``leg_m <= 0`` leaves the clips as captured.
     """
     if leg_m <= 0:
         return clips
