@@ -118,7 +118,10 @@ def test_shipped_models_numpy_equals_torch(name):
     assert ra.keys() == rb.keys()
     for k in ra:
         assert np.isfinite(ra[k]).all()
-        np.testing.assert_allclose(ra[k], rb[k], atol=TOL_M, rtol=0, err_msg=f"{name}: {k}")
+        # A trajectory network predicts depth through a log size, so float32 rounding in it
+        # is relative: 1e-5 of the depth (36 um at 3.6 m) on top of the absolute bound.
+        rtol = 1e-5 if k == "trajectory" and a.model_traj is not None else 0
+        np.testing.assert_allclose(ra[k], rb[k], atol=TOL_M, rtol=rtol, err_msg=f"{name}: {k}")
 
 
 def test_default_backend_is_numpy(monkeypatch):
