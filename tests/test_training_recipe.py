@@ -176,3 +176,30 @@ def test_bodies_rescaled_to_one_leg_length(tmp_path):
                       dropout=0.0, threads=1, val_chunks=8, leg_length=H36M_LEG_LENGTH)
     res = train(cfg, [small, big], [small], tmp_path / "m.safetensors", progress=False, log=lambda s: None)
     assert np.isfinite(res.val_mpjpe_mm)
+
+
+def test_a_subject_in_both_lists_trains_and_validates_in_sample(tmp_path):
+    """The paper's protocol trains on every subject: named in --subjects-train and
+    --subjects-val, S8 stays in training (and the run says its validation is in-sample)."""
+    import os
+    import subprocess
+    import sys
+
+    from poselift.io.vp3d import save_data_3d
+
+    data = tmp_path / "data_3d_toy.npz"
+    save_data_3d(data, {"S1": {f"move {i}": c.positions.astype(np.float64) for i, c in enumerate(_clips(2))},
+                        "S8": {"move 9": _clips(1)[0].positions.astype(np.float64)}})
+    env = {**os.environ, "POSELIFT_CACHE": str(tmp_path / "cache")}
+    base = [sys.executable, "-m", "poselift", "train", "--data", str(data), "--dataset", "all", "-arc", "3,3",
+            "-ch", "16", "-drop", "0", "-e", "1", "--epoch-size", "16", "-b", "8", "--chunk", "8", "--threads", "1",
+            "--no-progress", "--subjects-val", "S8"]
+    both = subprocess.run(base + ["--subjects-train", "S1,S8", "-o", str(tmp_path / "a.safetensors")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert both.returncode == 0, both.stderr[-2000:]
+    assert "validating in-sample on S8" in both.stderr
+    assert "training on 3 clips" in both.stderr and "validating on 1 clips" in both.stderr
+    held_out = subprocess.run(base + ["-o", str(tmp_path / "b.safetensors")],
+                              capture_output=True, text=True, env=env, timeout=300)
+    assert held_out.returncode == 0, held_out.stderr[-2000:]
+    assert "in-sample" not in held_out.stderr and "training on 2 clips" in held_out.stderr
