@@ -24,6 +24,16 @@ def _clips(n: int = 3) -> list[Clip]:
     return out
 
 
+def _toy_data_3d(tmp_path, n_s1: int):
+    """A VideoPose3D data_3d file: ``n_s1`` clips of S1 and one of S8."""
+    from poselift.io.vp3d import save_data_3d
+
+    data = tmp_path / "data_3d_toy.npz"
+    save_data_3d(data, {"S1": {f"move {i}": c.positions.astype(np.float64) for i, c in enumerate(_clips(n_s1))},
+                        "S8": {"move 9": _clips(1)[0].positions.astype(np.float64)}})
+    return data
+
+
 def test_time_schedule_reaches_its_tail_at_the_limit():
     cfg = TrainConfig(lr=1e-3, lr_final=0.01, lr_schedule="time", time_limit_min=10.0)
     assert learning_rate(cfg, 0, 0.0) == 1e-3
@@ -94,11 +104,7 @@ def test_interrupted_training_keeps_its_last_complete_checkpoint(tmp_path):
     import sys
     import time
 
-    from poselift.io.vp3d import save_data_3d
-
-    data = tmp_path / "data_3d_toy.npz"
-    save_data_3d(data, {"S1": {f"move {i}": c.positions.astype(np.float64) for i, c in enumerate(_clips(4))},
-                        "S8": {"move 9": _clips(1)[0].positions.astype(np.float64)}})
+    data = _toy_data_3d(tmp_path, 4)
     out, ckpt = tmp_path / "m.safetensors", tmp_path / "ckpt"
     cmd = [sys.executable, "-m", "poselift", "train", "--data", str(data), "--dataset", "all", "--subjects-val", "S8",
            "-arc", "3,3", "-ch", "16", "-drop", "0", "-e", "100000", "--epoch-size", "64", "-b", "8", "--chunk", "8",
@@ -185,11 +191,7 @@ def test_a_subject_in_both_lists_trains_and_validates_in_sample(tmp_path):
     import subprocess
     import sys
 
-    from poselift.io.vp3d import save_data_3d
-
-    data = tmp_path / "data_3d_toy.npz"
-    save_data_3d(data, {"S1": {f"move {i}": c.positions.astype(np.float64) for i, c in enumerate(_clips(2))},
-                        "S8": {"move 9": _clips(1)[0].positions.astype(np.float64)}})
+    data = _toy_data_3d(tmp_path, 2)
     env = {**os.environ, "POSELIFT_CACHE": str(tmp_path / "cache")}
     base = [sys.executable, "-m", "poselift", "train", "--data", str(data), "--dataset", "all", "-arc", "3,3",
             "-ch", "16", "-drop", "0", "-e", "1", "--epoch-size", "16", "-b", "8", "--chunk", "8", "--threads", "1",

@@ -31,7 +31,7 @@ from poselift.data.keypoint_style import KEYPOINT_STYLES
 from poselift.data.synth import CameraBatch, DetectorNoise, VirtualCamera, sample_cameras
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
 from poselift.geometry.intrinsics import pixels_to_rays
-from poselift.geometry.skeletons import H36M17, coco17_to_h36m17
+from poselift.geometry.skeletons import H36M17, bone_lengths, coco17_to_h36m17
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
 
@@ -103,9 +103,8 @@ H36M_LEG_LENGTH = 0.897
 
 def leg_length(positions: np.ndarray) -> float:
     """Median thigh + shin length of both legs of ``positions (T, 17, 3)``, metres."""
-    x = np.asarray(positions, np.float64)
-    seg = lambda a, b: np.linalg.norm(x[:, a] - x[:, b], axis=-1)  # noqa: E731
-    return float(np.median(0.5 * (seg(1, 2) + seg(2, 3) + seg(4, 5) + seg(5, 6))))
+    legs = [i for i, (_, child) in enumerate(H36M17.bones) if child in (2, 3, 5, 6)]  # knees, ankles
+    return float(np.median(0.5 * bone_lengths(np.asarray(positions, np.float64))[:, legs].sum(-1)))
 
 
 def rescale_bodies(clips: list[Clip], leg_m: float) -> list[Clip]:
