@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from poselift.lift.model import ModelConfig, build_model
@@ -182,6 +183,53 @@ def test_bodies_rescaled_to_one_leg_length(tmp_path):
                       dropout=0.0, threads=1, val_chunks=8, leg_length=H36M_LEG_LENGTH)
     res = train(cfg, [small, big], [small], tmp_path / "m.safetensors", progress=False, log=lambda s: None)
     assert np.isfinite(res.val_mpjpe_mm)
+
+
+def test_bodies_retargeted_onto_the_h36m_skeleton(tmp_path):
+    from poselift.geometry.angles import limb_flexions
+    from poselift.geometry.skeletons import bone_lengths
+    from poselift.train.trainer import H36M_BONE_LENGTHS, H36M_LEG_LENGTH, leg_length, retarget_bodies
+
+    small, big = _clips(2)
+    # Another rig: shoulders 30 % closer to the neck, thighs 15 % shorter, the whole body smaller.
+    pos = small.positions.astype(np.float64).copy()
+    for sh, arm in ((11, (12, 13)), (14, (15, 16))):
+        d = 0.3 * (pos[:, sh] - pos[:, 8])
+        pos[:, sh] -= d
+        pos[:, list(arm)] -= d[:, None]
+    for hip, rest in ((1, (2, 3)), (4, (5, 6))):
+        d = 0.15 * (pos[:, hip + 1] - pos[:, hip])
+        pos[:, list(rest)] -= d[:, None]
+    rig = Clip("rig", (0.85 * pos).astype(np.float32), "bandai", "bvh")
+    out = retarget_bodies([rig, big], "h36m")
+    for before, after in zip([rig, big], out):
+        np.testing.assert_allclose(bone_lengths(after.positions.astype(np.float64)),
+                                   np.broadcast_to(H36M_BONE_LENGTHS, (len(after.positions), 16)), atol=2e-6)
+        assert abs(leg_length(after.positions) - H36M_LEG_LENGTH) < 1e-3
+        # Bone directions, hence every joint angle, are the clip's own.
+        fb, fa = limb_flexions(before.positions.astype(np.float64)), limb_flexions(after.positions.astype(np.float64))
+        for k in ("left_knee", "right_elbow"):
+            np.testing.assert_allclose(fa[k], fb[k], atol=1e-3)
+        # The root path scales with the body (feet keep the floor), it is not moved.
+        k = H36M_LEG_LENGTH / leg_length(before.positions)
+        np.testing.assert_allclose(after.positions[:, 0], before.positions[:, 0] * k, rtol=1e-5, atol=1e-6)
+        assert (after.name, after.subject, after.dataset) == (before.name, before.subject, before.dataset)
+    assert retarget_bodies([rig], "none")[0] is rig
+    with pytest.raises(ValueError, match="unknown skeleton"):
+        retarget_bodies([rig], "cmu")
+
+
+def test_h36m_bone_table_matches_the_exp_map_skeleton(shared):
+    from poselift.geometry.skeletons import bone_lengths
+    from poselift.io.mocap import load_h36m_expmap_clip
+    from poselift.train.trainer import H36M_BONE_LENGTHS
+
+    files = sorted((shared / "data" / "h36m-expmap" / "S1").glob("*.txt*"))
+    if not files:
+        pytest.skip(f"no Human3.6M exp-map files under {shared / 'data' / 'h36m-expmap' / 'S1'}")
+    f = files[0]
+    lengths = np.median(bone_lengths(load_h36m_expmap_clip(f, fps=50.0).positions.astype(np.float64)), 0)
+    np.testing.assert_allclose(lengths, H36M_BONE_LENGTHS, atol=1e-4)
 
 
 def test_a_subject_in_both_lists_trains_and_validates_in_sample(tmp_path):

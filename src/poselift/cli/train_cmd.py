@@ -38,6 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--leg-length", type=opt.number(float, min=0), default=0.0, metavar="M",
                    help="rescale every clip so its hip-to-ankle length is M metres (0.897: Human3.6M's skeleton; "
                         "default 0: as captured)")
+    d.add_argument("--retarget", choices=["none", "h36m"], default="none",
+                   help="put every clip on one skeleton: h36m gives each the Human3.6M skeleton's bone lengths "
+                        "(bone directions kept), so rigs that place joints differently stop disagreeing about "
+                        "the 3D answer (default: none, as captured)")
     d.add_argument("--cameras", choices=["virtual", "h36m"], default="virtual",
                    help="random virtual cameras, or the Human3.6M cameras of each subject")
     d.add_argument("--noise", choices=["detector", "clean"], default="detector",
@@ -145,7 +149,8 @@ def run(args: argparse.Namespace) -> int:
                       init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d,
                       keypoint_style=args.keypoint_style, style_prob=args.style_prob,
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
-                      compile=args.compile, leg_length=args.leg_length)
+                      compile=args.compile, leg_length=args.leg_length,
+                      retarget=args.retarget)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

@@ -31,7 +31,7 @@ from poselift.data.keypoint_style import KEYPOINT_STYLES
 from poselift.data.synth import CameraBatch, DetectorNoise, VirtualCamera, sample_cameras
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
 from poselift.geometry.intrinsics import pixels_to_rays
-from poselift.geometry.skeletons import H36M17, bone_lengths, coco17_to_h36m17
+from poselift.geometry.skeletons import H36M17, bone_lengths, coco17_to_h36m17, enforce_bone_lengths
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
 
@@ -81,6 +81,7 @@ class TrainConfig:
     lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
     compile: bool = False         # torch.compile the training forward pass
     leg_length: float = 0.0       # > 0: every clip rescaled to this hip-to-ankle length, metres (see rescale_bodies)
+    retarget: str = "none"        # none | h36m: every clip given the Human3.6M skeleton's bone lengths (retarget_bodies)
 
     @property
     def widths(self) -> list[int]:
@@ -123,6 +124,37 @@ def rescale_bodies(clips: list[Clip], leg_m: float) -> list[Clip]:
     for c in clips:
         k = leg_m / max(leg_length(c.positions), 1e-6)
         out.append(Clip(c.name, (c.positions * k).astype(c.positions.dtype), c.subject, c.dataset))
+    return out
+
+
+#: Bone lengths of the Human3.6M exp-map skeleton, metres, in ``H36M17.bones`` order (hips,
+#: thighs, shins..., spine, thorax, neck, head, shoulders, upper arms, forearms). The exp-map
+#: release puts every subject on this one skeleton (the spread over all shared frames is 1e-5 m).
+H36M_BONE_LENGTHS = (0.1329, 0.4429, 0.4542, 0.1329, 0.4429, 0.4542, 0.2335, 0.2571, 0.1211, 0.115,
+                     0.151, 0.2789, 0.2517, 0.151, 0.2789, 0.2517)
+
+
+def retarget_bodies(clips: list[Clip], skeleton: str) -> list[Clip]:
+    """Every clip put on one skeleton: its bone directions kept, its bone lengths replaced.
+
+    The collections do not only differ in size (:func:`rescale_bodies`): their rigs place the
+    joints differently. Against Human3.6M's skeleton, Bandai-Namco's shoulders sit 28 % closer
+    to the neck and its thighs are 16 % shorter, CMU's spine is 14 % longer. A lifter trained on
+    the mix sees one 2D shape paired with several 3D answers and predicts their average, a
+    skeleton no person has. ``skeleton="h36m"`` gives every clip the Human3.6M bone lengths,
+    the definition the H36M-17 output and the standard protocols use. The clip is first scaled
+    about the world origin to the skeleton's leg length (so its root path and floor contact scale
+    alike), then rebuilt from the pelvis outwards. ``"none"`` leaves the clips as captured.
+    """
+    if skeleton == "none":
+        return clips
+    if skeleton != "h36m":
+        raise ValueError(f"unknown skeleton {skeleton!r} (none, h36m)")
+    lengths = np.concatenate([[0.0], H36M_BONE_LENGTHS])
+    out = []
+    for c in rescale_bodies(clips, H36M_LEG_LENGTH):
+        pos = enforce_bone_lengths(c.positions.astype(np.float64), H36M17, lengths)
+        out.append(Clip(c.name, pos.astype(c.positions.dtype), c.subject, c.dataset))
     return out
 
 
@@ -470,6 +502,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     clips = rescale_bodies(clips, cfg.leg_length)
     val_clips = rescale_bodies(val_clips, cfg.leg_length)
     unlabeled = rescale_bodies(unlabeled, cfg.leg_length) if unlabeled else unlabeled
+    clips, val_clips = retarget_bodies(clips, cfg.retarget), retarget_bodies(val_clips, cfg.retarget)
+    unlabeled = retarget_bodies(unlabeled, cfg.retarget) if unlabeled else unlabeled
     widths = cfg.widths
     j_out = 1 if cfg.kind == "trajectory" else 17
     mcfg = ModelConfig(17, 2, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
