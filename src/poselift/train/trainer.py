@@ -499,11 +499,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         progress = False
         log = lambda s: None  # noqa: E731
     torch.manual_seed(cfg.seed)
-    clips = rescale_bodies(clips, cfg.leg_length)
-    val_clips = rescale_bodies(val_clips, cfg.leg_length)
-    unlabeled = rescale_bodies(unlabeled, cfg.leg_length) if unlabeled else unlabeled
-    clips, val_clips = retarget_bodies(clips, cfg.retarget), retarget_bodies(val_clips, cfg.retarget)
-    unlabeled = retarget_bodies(unlabeled, cfg.retarget) if unlabeled else unlabeled
+    bodies = lambda cs: retarget_bodies(rescale_bodies(cs, cfg.leg_length), cfg.retarget)  # noqa: E731
+    clips, val_clips = bodies(clips), bodies(val_clips)
+    unlabeled = bodies(unlabeled) if unlabeled else unlabeled
     widths = cfg.widths
     j_out = 1 if cfg.kind == "trajectory" else 17
     mcfg = ModelConfig(17, 2, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
