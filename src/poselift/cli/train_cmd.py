@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--downsample", type=opt.positive_int, default=1, metavar="N", help="keep every N-th frame")
     d.add_argument("--fps", type=opt.fps_value, default=50.0, help="frame rate the model works at (default: %(default)s)")
     d.add_argument("--leg-length", type=opt.number(float, min=0), default=0.0, metavar="M",
-                   help="rescale every clip so its hip-to-ankle length is M metres (0.897: Human3.6M's skeleton; "
+                   help="rescale every clip so its hip-to-ankle length is M metres (0.8971: Human3.6M's skeleton; "
                         "default 0: as captured)")
     d.add_argument("--retarget", choices=["none", "h36m"], default="none",
                    help="put every clip on one skeleton: h36m gives each the Human3.6M skeleton's bone lengths "

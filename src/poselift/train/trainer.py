@@ -16,6 +16,7 @@ the labelled ones'; the unsupervised terms start after ``warmup`` epochs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import signal
@@ -98,8 +99,14 @@ class Clip:
     dataset: str = ""
 
 
-#: Hip-to-ankle length (thigh + shin, metres) of the Human3.6M skeleton: 0.443 + 0.454.
-H36M_LEG_LENGTH = 0.897
+#: Bone lengths of the Human3.6M exp-map skeleton, metres, in ``H36M17.bones`` order (hips,
+#: thighs, shins..., spine, thorax, neck, head, shoulders, upper arms, forearms). The exp-map
+#: release puts every subject on this one skeleton (the spread over all shared frames is 1e-5 m).
+H36M_BONE_LENGTHS = (0.1329, 0.4429, 0.4542, 0.1329, 0.4429, 0.4542, 0.2335, 0.2571, 0.1211, 0.115,
+                     0.151, 0.2789, 0.2517, 0.151, 0.2789, 0.2517)
+#: Hip-to-ankle length (thigh + shin, metres) of that skeleton, 0.8971: taken from the table so
+#: that ``--leg-length`` and ``--retarget h36m`` give a body the same size.
+H36M_LEG_LENGTH = H36M_BONE_LENGTHS[1] + H36M_BONE_LENGTHS[2]
 
 
 def leg_length(positions: np.ndarray) -> float:
@@ -127,11 +134,6 @@ def rescale_bodies(clips: list[Clip], leg_m: float) -> list[Clip]:
     return out
 
 
-#: Bone lengths of the Human3.6M exp-map skeleton, metres, in ``H36M17.bones`` order (hips,
-#: thighs, shins..., spine, thorax, neck, head, shoulders, upper arms, forearms). The exp-map
-#: release puts every subject on this one skeleton (the spread over all shared frames is 1e-5 m).
-H36M_BONE_LENGTHS = (0.1329, 0.4429, 0.4542, 0.1329, 0.4429, 0.4542, 0.2335, 0.2571, 0.1211, 0.115,
-                     0.151, 0.2789, 0.2517, 0.151, 0.2789, 0.2517)
 
 
 def retarget_bodies(clips: list[Clip], skeleton: str) -> list[Clip]:
@@ -371,6 +373,25 @@ class TrainResult:
 
 
 @torch.no_grad()
+def initialisation_record(name: str, path: Path, card: dict[str, Any]) -> dict[str, Any]:
+    """What a fine-tuned model's card says about the weights it started from.
+
+    A fine-tune's wall time only means something with its parent's added, so the
+    record carries the parent's command, its sha256 and its whole wall time (its own
+    parent's included, for a chain of fine-tunes).
+    """
+    tr = card.get("training") or {}
+    cmds = tr.get("commands") or ([tr["command"]] if tr.get("command") else [])
+    parent = card.get("initialised_from") or {}
+    wall = float(tr.get("wall_time_s") or 0.0) + float(parent.get("wall_time_s") or 0.0)
+    rec: dict[str, Any] = {"model": name, "sha256": hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                           "command": " ; ".join(str(c) for c in cmds) or "(not recorded on its card)",
+                           "wall_time_s": round(wall, 1)}
+    if parent:
+        rec["initialised_from"] = parent
+    return rec
+
+
 def recalibrate_batchnorm(models: list[torch.nn.Module], samplers: list[ChunkSampler], batches: int,
                           batch_size: int, device: str = "cpu") -> None:
     """Re-estimate batch-norm running statistics as a plain average over fresh batches.
@@ -509,7 +530,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     if cfg.init:
         from poselift.lift.weights import load_poselift_network, resolve_model_path
 
-        init_model, _ = load_poselift_network(resolve_model_path(cfg.init), backend="torch")
+        init_path = resolve_model_path(cfg.init)
+        init_model, init_card = load_poselift_network(init_path, backend="torch")
+        init_record = initialisation_record(cfg.init, init_path, init_card)
         skipped = init_from(model, init_model.state_dict())
         if skipped:
             log(f"--init {cfg.init}: output layer(s) {', '.join(skipped)} start fresh (shapes differ)")
@@ -672,6 +695,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         spread = ctx.parameter_spread(model)
         log(f"ranks hold the same weights (largest difference {spread:.3g})")
     meta = dict(card or {})
+    if cfg.init:
+        meta.setdefault("initialised_from", init_record)
     meta.update({"kind": cfg.kind, "input_layout": "h36m17", "output_layout": "h36m17" if cfg.kind == "pose" else "root",
                  "fps": cfg.fps, "input_normalization": cfg.input_norm})
     if cfg.kind == "trajectory":
