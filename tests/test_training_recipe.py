@@ -271,3 +271,53 @@ def test_a_subject_in_both_lists_trains_and_validates_in_sample(tmp_path):
                               capture_output=True, text=True, env=env, timeout=300)
     assert held_out.returncode == 0, held_out.stderr[-2000:]
     assert "in-sample" not in held_out.stderr and "training on 2 clips" in held_out.stderr
+
+
+@pytest.mark.parametrize("channels", [24, 32])
+def test_widened_network_computes_the_same_function(channels):
+    from poselift.train.trainer import widen_state
+
+    torch.manual_seed(0)
+    narrow = build_model(ModelConfig(17, 2, 17, [3, 3, 3], False, 0.0, 16, False))
+    # Batch-norm statistics and affine parameters away from their defaults, so copying them matters.
+    for m in narrow.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    wide = build_model(ModelConfig(17, 2, 17, [3, 3, 3], False, 0.0, channels, False))
+    wide.load_state_dict(widen_state(narrow.state_dict(), channels, noise=0.0))
+    x = torch.randn(4, 40, 17, 2)
+    for mode in ("eval", "train"):       # running statistics, then batch statistics
+        getattr(narrow, mode)(), getattr(wide, mode)()
+        with torch.no_grad():
+            torch.testing.assert_close(wide(x), narrow(x), atol=1e-5, rtol=1e-4)
+    # With the symmetry-breaking noise the copies differ from their originals, the output barely.
+    noisy = build_model(ModelConfig(17, 2, 17, [3, 3, 3], False, 0.0, channels, False))
+    st = widen_state(narrow.state_dict(), channels, noise=0.01)
+    noisy.load_state_dict(st)
+    w = st["layers_conv.0.weight"]
+    assert not torch.equal(w[16:], w[: channels - 16])
+    narrow.eval(), noisy.eval()
+    with torch.no_grad():
+        ref = narrow(x)
+        assert (noisy(x) - ref).abs().max() < 0.05 * ref.abs().max()
+    with pytest.raises(ValueError, match="narrow"):
+        widen_state(st, 8)
+
+
+def test_init_from_a_narrower_model_widens_it(tmp_path):
+    from poselift.lift.weights import read_model_card
+
+    clips = _clips()
+    cfg = TrainConfig(architecture="3,3", channels=16, epochs=1, epoch_size=32, batch_size=8, chunk=8,
+                      dropout=0.0, threads=1, val_chunks=8)
+    train(cfg, clips, clips[:1], tmp_path / "narrow.safetensors", progress=False, log=lambda s: None)
+    logs: list[str] = []
+    res = train(TrainConfig(**{**cfg.__dict__, "channels": 32, "init": str(tmp_path / "narrow.safetensors")}),
+                clips, clips[:1], tmp_path / "wide.safetensors", progress=False, log=logs.append)
+    assert np.isfinite(res.val_mpjpe_mm)
+    assert any("widened from 16 to 32 channels" in s for s in logs)
+    card = read_model_card(tmp_path / "wide.safetensors")
+    assert card["architecture"]["channels"] == 32 and card["initialised_from"]["widened_from_channels"] == 16

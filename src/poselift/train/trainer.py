@@ -363,6 +363,51 @@ def init_from(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[st
     return differ
 
 
+def widen_state(state: dict[str, torch.Tensor], channels: int, *, noise: float = 0.01,
+                seed: int = 0) -> dict[str, torch.Tensor]:
+    """A narrower network's weights spread over ``channels`` channels, computing the same function.
+
+    Net2WiderNet (Chen et al., ICLR 2016) for VideoPose3D's layout: every new channel copies
+    an existing one (the first ``C`` keep their place, the rest copy channels drawn at
+    random), batch-norm parameters and statistics are copied with it, and each layer that
+    reads the widened activations divides the weights of a copied channel by how many copies
+    it has, so the output is unchanged, in training mode (batch statistics) as in eval mode.
+    Copies would then get identical gradients for ever; ``noise`` (relative to each tensor's
+    standard deviation) on the copies' incoming weights lets them drift apart.
+
+    Why: the shipped width (256) leaves the lifter under-fitting (training error no lower
+    than validation error at the end of its schedule); widening lets a wider model start
+    where the narrow one ended instead of from scratch.
+    """
+    c_old = int(state["expand_bn.weight"].shape[0])
+    if channels < c_old:
+        raise ValueError(f"cannot narrow a {c_old}-channel model to {channels} channels")
+    gen = torch.Generator().manual_seed(seed)
+    g = torch.cat([torch.arange(c_old), torch.randint(0, c_old, (channels - c_old,), generator=gen)])
+    count = torch.bincount(g, minlength=c_old).to(torch.float32)[g]
+    copies = torch.arange(channels) >= c_old
+
+    def incoming(w: torch.Tensor) -> torch.Tensor:
+        w = w.clone()
+        if noise and copies.any():
+            w[copies] += noise * w.std() * torch.randn(w[copies].shape, generator=gen, dtype=w.dtype)
+        return w
+
+    out: dict[str, torch.Tensor] = {}
+    for k, v in state.items():
+        if k == "expand_conv.weight":
+            out[k] = incoming(v[g])
+        elif k.startswith("layers_conv."):
+            out[k] = incoming(v[g][:, g] / count[None, :, None].to(v.dtype))
+        elif k == "shrink.weight":
+            out[k] = v[:, g] / count[None, :, None].to(v.dtype)
+        elif (k.startswith("expand_bn.") or k.startswith("layers_bn.")) and v.ndim == 1:
+            out[k] = v[g].clone()
+        else:                              # shrink.bias, num_batches_tracked
+            out[k] = v.clone()
+    return out
+
+
 @dataclass
 class TrainResult:
     model_path: Path
@@ -372,7 +417,6 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-@torch.no_grad()
 def initialisation_record(name: str, path: Path, card: dict[str, Any]) -> dict[str, Any]:
     """What a fine-tuned model's card says about the weights it started from.
 
@@ -392,6 +436,7 @@ def initialisation_record(name: str, path: Path, card: dict[str, Any]) -> dict[s
     return rec
 
 
+@torch.no_grad()
 def recalibrate_batchnorm(models: list[torch.nn.Module], samplers: list[ChunkSampler], batches: int,
                           batch_size: int, device: str = "cpu") -> None:
     """Re-estimate batch-norm running statistics as a plain average over fresh batches.
@@ -533,7 +578,13 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         init_path = resolve_model_path(cfg.init)
         init_model, init_card = load_poselift_network(init_path, backend="torch")
         init_record = initialisation_record(cfg.init, init_path, init_card)
-        skipped = init_from(model, init_model.state_dict())
+        init_state = init_model.state_dict()
+        narrow = int(init_state["expand_bn.weight"].shape[0])
+        if narrow < cfg.channels:
+            init_state = widen_state(init_state, cfg.channels, seed=cfg.seed)
+            init_record["widened_from_channels"] = narrow
+            log(f"--init {cfg.init}: widened from {narrow} to {cfg.channels} channels (function-preserving)")
+        skipped = init_from(model, init_state)
         if skipped:
             log(f"--init {cfg.init}: output layer(s) {', '.join(skipped)} start fresh (shapes differ)")
     traj_model = None
