@@ -1,10 +1,10 @@
 """Where a training step's time goes: batch generation, forward+backward+update.
 
-    python benchmarks/train_step.py [--threads 1,2] [--dropout 0,0.1] [--compile] [--steps 20]
+    python benchmarks/train_step.py [--threads 1,2] [--dropout 0,0.1] [--channels 256,512] [--compile] [--steps 20]
 
 Prints, for each setting, the median milliseconds of one batch of the chunk sampler
 (Human3.6M motion through random virtual cameras with detector noise and keypoint
-style) and of one optimiser step of the 81-frame, 256-channel model at the default
+style) and of one optimiser step of the 81-frame model (256 channels unless --channels) at the default
 batch (64 chunks of 32 output frames), and the training samples (output frames) per
 second of both together. Run it on an idle machine: another process on the two cores
 doubles every figure.
@@ -13,6 +13,7 @@ doubles every figure.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import time
@@ -28,6 +29,7 @@ def main() -> int:
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--arc", default="3,3,3,3")
+    ap.add_argument("--channels", default="256", help="comma-separated widths to time")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--chunk", type=int, default=32)
     args = ap.parse_args()
@@ -58,28 +60,29 @@ def main() -> int:
     print(f"batch generation: {sample_ms:.1f} ms per batch of {args.batch} chunks (median of {args.steps})")
     batch = sampler.sample(args.batch)
     compiles = [False, True] if args.compile else [False]
-    print(f"{'threads':>7} {'dropout':>7} {'compile':>7} {'step ms':>8} {'+batch ms':>9} {'frames/s':>9}")
+    print(f"{'threads':>7} {'channels':>8} {'dropout':>7} {'compile':>7} {'step ms':>8} {'+batch ms':>9} {'frames/s':>9}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
-        for dropout in [float(d) for d in args.dropout.split(",")]:
-            for comp in compiles:
-                torch.manual_seed(0)
-                model = build_model(ModelConfig(17, 2, 17, widths, False, dropout, 256, False))
-                opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-                fwd = torch.compile(model) if comp else model
-                model.train()
-                step_times = []
-                for i in range(args.steps + 3):
-                    t = time.perf_counter()
-                    loss = pose_loss(fwd(batch["inputs"]), batch["target"], 1.0)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    if i >= 3:          # the first steps include compilation / allocation
-                        step_times.append(time.perf_counter() - t)
-                step_ms = 1000 * statistics.median(step_times)
-                fps = args.batch * args.chunk / ((step_ms + sample_ms) / 1000)
-                print(f"{threads:>7} {dropout:>7g} {str(comp):>7} {step_ms:>8.1f} {step_ms + sample_ms:>9.1f} {fps:>9.0f}")
+        settings = itertools.product([float(d) for d in args.dropout.split(",")], compiles,
+                                     [int(c) for c in args.channels.split(",")])
+        for dropout, comp, ch in settings:
+            torch.manual_seed(0)
+            model = build_model(ModelConfig(17, 2, 17, widths, False, dropout, ch, False))
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+            fwd = torch.compile(model) if comp else model
+            model.train()
+            step_times = []
+            for i in range(args.steps + 3):
+                t = time.perf_counter()
+                loss = pose_loss(fwd(batch["inputs"]), batch["target"], 1.0)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                if i >= 3:          # the first steps include compilation / allocation
+                    step_times.append(time.perf_counter() - t)
+            step_ms = 1000 * statistics.median(step_times)
+            fps = args.batch * args.chunk / ((step_ms + sample_ms) / 1000)
+            print(f"{threads:>7} {ch:>8} {dropout:>7g} {str(comp):>7} {step_ms:>8.1f} {step_ms + sample_ms:>9.1f} {fps:>9.0f}")
     return 0
 
 
