@@ -28,6 +28,8 @@ def main() -> int:
     ap.add_argument("--dropout", default="0,0.1")
     ap.add_argument("--compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=10,
+                    help="untimed steps per setting before timing (compilation, allocation, caches)")
     ap.add_argument("--arc", default="3,3,3,3")
     ap.add_argument("--channels", default="256", help="comma-separated widths to time")
     ap.add_argument("--batch", type=int, default=64)
@@ -72,13 +74,13 @@ def main() -> int:
             fwd = torch.compile(model) if comp else model
             model.train()
             step_times = []
-            for i in range(args.steps + 3):
+            for i in range(args.steps + args.warmup):
                 t = time.perf_counter()
                 loss = pose_loss(fwd(batch["inputs"]), batch["target"], 1.0)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
-                if i >= 3:          # the first steps include compilation / allocation
+                if i >= args.warmup:    # the first steps include compilation / allocation
                     step_times.append(time.perf_counter() - t)
             step_ms = 1000 * statistics.median(step_times)
             fps = args.batch * args.chunk / ((step_ms + sample_ms) / 1000)
