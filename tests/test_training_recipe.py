@@ -321,3 +321,23 @@ def test_init_from_a_narrower_model_widens_it(tmp_path):
     assert any("widened from 16 to 32 channels" in s for s in logs)
     card = read_model_card(tmp_path / "wide.safetensors")
     assert card["architecture"]["channels"] == 32 and card["initialised_from"]["widened_from_channels"] == 16
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_a_share_of_h36m_chunks_is_seen_by_the_real_rig(share):
+    from poselift.train.trainer import _h36m_virtual
+
+    clips = _clips(2) + [Clip("other", _clips(1)[0].positions, "cmu-02", "cmu-daz")]
+    s = ChunkSampler(clips, TrainConfig(h36m_camera_share=share), 9, 0)
+    win, idx = s.windows(2000, 40)
+    cams = s.cameras(idx, win)
+    rig = np.stack([c.C for c in _h36m_virtual("S1")])
+    on_rig = (np.linalg.norm(cams.C[:, None] - rig[None], axis=-1) < 1e-9).any(1)
+    h36m = np.array([clips[i].subject == "S1" for i in idx])
+    assert not on_rig[~h36m].any()                      # only clips captured in that rig
+    assert abs(on_rig[h36m].mean() - share) < 0.04
+    if share:
+        f_rig = np.mean([c.f for c in _h36m_virtual("S1")])
+        np.testing.assert_allclose(cams.f[on_rig], f_rig, rtol=0.01)
+        batch = s.sample(16)                              # the rig's chunks pass the visibility check
+        assert torch.isfinite(batch["inputs"]).all()

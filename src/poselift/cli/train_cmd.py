@@ -44,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the 3D answer (default: none, as captured)")
     d.add_argument("--cameras", choices=["virtual", "h36m"], default="virtual",
                    help="random virtual cameras, or the Human3.6M cameras of each subject")
+    d.add_argument("--h36m-camera-share", type=opt.number(float, min=0, max=1), default=0.0, metavar="P",
+                   help="with --cameras virtual: this share of the chunks cut from Human3.6M clips is seen "
+                        "through one of that subject's real cameras (elevated, looking down) instead of a "
+                        "random one (default: %(default)s)")
     d.add_argument("--noise", choices=["detector", "clean"], default="detector",
                    help="detector-like 2D noise or clean projections (default: %(default)s)")
     d.add_argument("--keypoint-style", choices=("blazepose", "none"), default="blazepose",
@@ -142,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(architecture=args.architecture, channels=args.channels, dropout=args.dropout,
                       causal=args.causal, dense=args.dense, lr=args.learning_rate, lr_decay=args.lr_decay,
                       epochs=args.epochs, batch_size=args.batch_size, chunk=args.chunk,
-                      epoch_size=args.epoch_size, cameras=args.cameras, noise=args.noise, augment=args.augment,
+                      epoch_size=args.epoch_size, cameras=args.cameras, h36m_camera_share=args.h36m_camera_share, noise=args.noise, augment=args.augment,
                       fps=args.fps, downsample=args.downsample, subset=args.subset,
                       kind="trajectory" if args.trajectory else "pose", semi_supervised=args.semi_supervised,
                       warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,

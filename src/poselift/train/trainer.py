@@ -59,6 +59,7 @@ class TrainConfig:
     chunk: int = 32               # output frames per chunk
     epoch_size: int = 20000       # chunks per epoch
     cameras: str = "virtual"      # virtual | h36m
+    h36m_camera_share: float = 0.0  # virtual cameras: share of Human3.6M chunks seen by their subject's real rig
     noise: str = "detector"       # detector | clean
     augment: bool = True          # flip augmentation
     fps: float = 50.0
@@ -193,7 +194,7 @@ class ChunkSampler:
         self.noise = DetectorNoise() if cfg.noise == "detector" else None
         self.style = KEYPOINT_STYLES[cfg.keypoint_style] if cfg.noise == "detector" else None
         self._h36m_cams = {s: _h36m_virtual(s) for s in {c.subject for c in clips} if s.startswith("S")} \
-            if cfg.cameras == "h36m" else {}
+            if cfg.cameras == "h36m" or cfg.h36m_camera_share > 0 else {}
         self._flip = H36M17.flip_permutation()
 
     def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -207,16 +208,30 @@ class ChunkSampler:
         frames = np.clip(start[:, None] + np.arange(length)[None], 0, t[:, None] - 1) + self.starts[idx][:, None]
         return self.positions[frames], idx
 
+    def _rig(self, idx: np.ndarray) -> CameraBatch:
+        """One of the real Human3.6M cameras of each chunk's subject (S1's for others)."""
+        cams = []
+        for i in idx:
+            subj = self._h36m_cams.get(self.clips[i].subject) or self._h36m_cams.get("S1") or _h36m_virtual("S1")
+            cams.append(subj[int(self.rng.integers(len(subj)))])
+        return CameraBatch(R=np.stack([c.R for c in cams]), C=np.stack([c.C for c in cams]),
+                           f=np.array([c.f for c in cams]), c=np.stack([c.c for c in cams]),
+                           size=np.array([[c.width, c.height] for c in cams], dtype=np.float64))
+
     def cameras(self, idx: np.ndarray, win: np.ndarray) -> CameraBatch:
         if self.cfg.cameras == "h36m":
-            cams = []
-            for i in idx:
-                subj = self._h36m_cams.get(self.clips[i].subject) or self._h36m_cams.get("S1") or _h36m_virtual("S1")
-                cams.append(subj[int(self.rng.integers(len(subj)))])
-            return CameraBatch(R=np.stack([c.R for c in cams]), C=np.stack([c.C for c in cams]),
-                               f=np.array([c.f for c in cams]), c=np.stack([c.c for c in cams]),
-                               size=np.array([[c.width, c.height] for c in cams], dtype=np.float64))
-        return sample_cameras(self.rng, win)
+            return self._rig(idx)
+        cams = sample_cameras(self.rng, win)
+        if self.cfg.h36m_camera_share > 0 and self._h36m_cams:
+            # Real lab rigs (elevated, looking down, one lens) alongside the random ones: only
+            # for clips captured in that rig, so the person stands where its cameras look.
+            own = np.array([self.clips[i].subject in self._h36m_cams for i in idx])
+            use = np.flatnonzero(own & (self.rng.random(len(idx)) < self.cfg.h36m_camera_share))
+            if len(use):
+                rig = self._rig(idx[use])
+                for f in ("R", "C", "f", "c", "size"):
+                    getattr(cams, f)[use] = getattr(rig, f)
+        return cams
 
     def keypoints(self, cams: CameraBatch, x_cam: np.ndarray) -> np.ndarray:
         """Pixels ``(n, L, 17, 2)`` of camera-frame joints: the projected joints, or, for a
