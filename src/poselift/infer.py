@@ -51,7 +51,8 @@ VIDEO_EXTENSIONS = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif", ".m4v", ".m
 #: ``InferOptions`` field -> (stage, field) of :class:`~poselift.options.PipelineOptions`.
 FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "model": ("lift", "model"), "input_layout": ("lift", "input_layout"), "causal": ("lift", "causal"),
-    "tta": ("lift", "tta"), "fixed_bones": ("lift", "fixed_bones"), "lr_repair": ("lift", "lr_repair"),
+    "tta": ("lift", "tta"), "fixed_bones": ("lift", "fixed_bones"),
+    "bone_proportions": ("lift", "bone_proportions"), "lr_repair": ("lift", "lr_repair"),
     "trajectory": ("lift", "trajectory"), "world": ("place", "world"),
     "detector": ("detect", "detector"), "detector_model": ("detect", "model"),
     "person": ("track", "person"), "multi_person": ("track", "multi_person"),
@@ -87,6 +88,7 @@ class InferOptions:
     causal: bool = LiftOptions.causal
     tta: bool = LiftOptions.tta
     fixed_bones: bool = LiftOptions.fixed_bones
+    bone_proportions: str = LiftOptions.bone_proportions
     lr_repair: bool = LiftOptions.lr_repair
     trajectory: bool = LiftOptions.trajectory
     world: bool = PlaceOptions.world

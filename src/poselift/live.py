@@ -281,11 +281,15 @@ class LiveLifter:
         return poses, root.astype(np.float32)
 
     def _constant_bones(self, pose: np.ndarray) -> np.ndarray:
-        from poselift.geometry.skeletons import H36M17, enforce_bone_lengths
+        from poselift.geometry.skeletons import H36M17, enforce_bone_lengths, lengthen_short_forearms
+        from poselift.lift.pipeline import model_bone_prior
 
         parents = np.maximum(np.asarray(H36M17.parents), 0)
         self._bones.append(np.linalg.norm(pose - pose[parents], axis=-1))
         lengths = np.median(np.stack(self._bones), axis=0)
+        prior = model_bone_prior(self.lm)
+        if prior is not None:                 # as infer's constant bones (--bone-proportions auto)
+            lengths = lengthen_short_forearms(lengths, prior)
         return enforce_bone_lengths(pose[None], lengths=lengths)[0]
 
     def _to_world(self, absolute: np.ndarray) -> np.ndarray | None:

@@ -179,6 +179,11 @@ class LiftOptions:
         lr_repair: undo the detector's left/right label flips first (``--no-lr-repair``).
         fixed_bones: constant bone lengths and a rigid pelvis and thorax per person
             (``--free-bones`` turns it off).
+        bone_proportions: with ``fixed_bones`` each bone gets its median over the clip;
+            ``"auto"`` also lengthens a forearm that is short for its upper arm against
+            the skeleton the model was trained on, when its card names one (``--retarget
+            h36m``: the networks shorten hands they are unsure of); ``"median"`` does not
+            (``--bone-proportions``).
         trajectory: solve each root's camera-frame position (the model's trajectory
             network, else the position that makes the pose project onto the 2D);
             False leaves ``trajectory`` at zero (``--no-trajectory``).
@@ -198,6 +203,7 @@ class LiftOptions:
     tta: bool = True
     lr_repair: bool = True
     fixed_bones: bool = True
+    bone_proportions: str = "auto"
     trajectory: bool = True
     root_relative: bool = True
     focal_length: float | None = None
@@ -209,6 +215,8 @@ class LiftOptions:
             object.__setattr__(self, "model", str(self.model))
         _check(isinstance(self.model, str) and bool(self.model), c, "model", "must be a model name or path",
                self.model)
+        _check(self.bone_proportions in ("auto", "median"), c, "bone_proportions", "must be 'auto' or 'median'",
+               self.bone_proportions)
         if self.focal_length is not None and self.fov is not None:
             raise OptionError("give --focal-length or --fov, not both")
         if self.focal_length is not None:

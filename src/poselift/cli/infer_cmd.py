@@ -76,8 +76,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "flips and short arm/leg swaps by the continuity of each side, see README)")
     m.add_argument("--free-bones", dest="fixed_bones", action="store_false",
                    help="keep the network's per-frame bone lengths (default: each person's bones get "
-                        "constant lengths, their medians, and a rigid pelvis and thorax fitted over the "
-                        "clip, so a BVH reproduces the npz)")
+                        "constant lengths (see --bone-proportions) and a rigid pelvis and thorax fitted over "
+                        "the clip, so a BVH reproduces the npz)")
+    m.add_argument("--bone-proportions", choices=("auto", "median"), default=L.bone_proportions,
+                   help="constant bones: each bone's median over the clip; auto also lengthens forearms that "
+                        "are short for their upper arm against the skeleton the model was trained on, when its "
+                        "card names one (the shipped models: Human3.6M's), because the network shortens hands "
+                        "it is unsure of; median does not (default: %(default)s)")
     m.add_argument("--no-trajectory", dest="trajectory", action="store_false",
                    help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
                         "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
@@ -160,7 +165,7 @@ def pipeline_options(args: argparse.Namespace, start: float | None, end: float |
                            score_threshold=args.score_threshold, max_gap=args.max_gap),
         lift=LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, tta=args.tta,
                          lr_repair=args.lr_repair, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
-                         focal_length=args.focal_length, fov=args.fov),
+                         bone_proportions=args.bone_proportions, focal_length=args.focal_length, fov=args.fov),
         place=PlaceOptions(world=args.world),
         export=ExportOptions(formats=exports, bvh_smooth=args.bvh_smooth,
                              viz_export=Path(args.viz_export) if args.viz_export else None),

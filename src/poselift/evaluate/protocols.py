@@ -64,9 +64,10 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
 
 def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.ndarray, tta: bool) -> np.ndarray:
     """The poses ``infer`` would output for the same 2D: left/right flips repaired, then
-    constant bone lengths. The network is run again only when the repair changed the 2D."""
+    constant bone lengths (in the proportions ``infer`` gives them by default). The network is run again only when the repair changed the 2D."""
     from poselift.detect.lr_repair import repair_left_right
-    from poselift.geometry.skeletons import enforce_bone_lengths
+    from poselift.geometry.skeletons import enforce_bone_lengths, skeleton_prior_lengths
+    from poselift.lift.pipeline import model_bone_prior
 
     _, _, report = repair_left_right(tracks.keypoints[0], tracks.scores[0], tracks.valid[0], tracks.layout)
     if report.frames_changed:
@@ -74,7 +75,9 @@ def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.nda
                                 center_px=s.center).poses_3d[0]
     if lm.output_layout != "h36m17":
         return raw
-    return enforce_bone_lengths(raw - raw[:, :1])
+    rel = raw - raw[:, :1]
+    prior = model_bone_prior(lm)
+    return enforce_bone_lengths(rel, lengths=skeleton_prior_lengths(rel, prior) if prior is not None else None)
 
 
 def _score(lm: LiftModel, seqs: list[Sequence2D3D], tta: bool, progress: bool) -> dict[str, Any]:

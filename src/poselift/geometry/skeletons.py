@@ -26,7 +26,7 @@ Layouts
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -298,6 +298,53 @@ def bone_lengths(x: np.ndarray, skeleton: Skeleton = H36M17) -> np.ndarray:
     p = [a for a, _ in skeleton.bones]
     c = [b for _, b in skeleton.bones]
     return np.linalg.norm(x[..., c, :] - x[..., p, :], axis=-1)
+
+
+#: Bone lengths, metres, of the Human3.6M skeleton (the exp-map release's canonical one), in
+#: :data:`H36M17` bone order (the bone ending at joints 1..16). ``--retarget h36m`` gives every
+#: training clip these lengths.
+H36M_BONE_LENGTHS = (0.1329, 0.4429, 0.4542, 0.1329, 0.4429, 0.4542, 0.2335, 0.2571, 0.1211, 0.115,
+                     0.151, 0.2789, 0.2517, 0.151, 0.2789, 0.2517)
+
+
+def skeleton_prior_lengths(poses: np.ndarray, prior: Sequence[float] = H36M_BONE_LENGTHS) -> np.ndarray:
+    """Per-joint bone lengths ``(17,)`` (root 0): each bone's median over ``poses``, except that
+    a forearm shorter than its upper arm allows under ``prior``'s proportions is lengthened to it.
+
+    A lifter trained on one skeleton (``--retarget h36m``) was only ever shown forearms of that
+    skeleton's proportion, but where it is unsure of a hand it hedges towards the middle of
+    the places the hand could be, and the forearm it outputs comes out short: 22 % against
+    the upper arm on the real four-view recording, where the triangulated arm shows none of
+    it. Shoulders and elbows are better determined, so the upper arm sets the length.
+    Measured there (``benchmarks/multiview.py``): forearm error -22 % -> -6 %, P1 121.0 ->
+    120.1 mm, P2 83.9 -> 84.1 mm. Giving *every* bone the prior's proportions (size from the
+    median ratio) was worse for P1 and P2 (131.3, 85.9 mm): the triangulated hips and
+    shoulders are the detector's keypoints, not joint centres; lengthening the shins the same
+    way as the forearms made P2 86.0 mm.
+
+    Args:
+        poses: ``(T, 17, 3)`` :data:`H36M17` joints of one person (NaN frames ignored).
+        prior: ``(16,)`` bone lengths of the training skeleton, in :data:`H36M17` bone order.
+    Returns:
+        ``(17,)`` lengths for :func:`enforce_bone_lengths`, units of ``poses``.
+    """
+    x = np.asarray(poses, dtype=np.float64)
+    parents = np.maximum(np.asarray(H36M17.parents), 0)
+    norm = np.linalg.norm(x - x[:, parents], axis=-1)
+    lengths = np.nanmedian(np.where(np.isfinite(norm), norm, np.nan), axis=0)
+    return lengthen_short_forearms(lengths, prior)
+
+
+def lengthen_short_forearms(lengths: np.ndarray, prior: Sequence[float] = H36M_BONE_LENGTHS) -> np.ndarray:
+    """``lengths (17,)`` per joint (root ignored, set to 0) with each forearm at least its upper
+    arm times ``prior``'s forearm/upper-arm ratio (see :func:`skeleton_prior_lengths`)."""
+    out = np.array(lengths, dtype=np.float64)
+    out[0] = 0.0
+    ref = np.concatenate([[0.0], np.asarray(prior, dtype=np.float64)])
+    for side in ("left", "right"):
+        elbow, wrist = H36M17.index(f"{side}_elbow"), H36M17.index(f"{side}_wrist")
+        out[wrist] = max(out[wrist], out[elbow] * ref[wrist] / ref[elbow])
+    return out
 
 
 def enforce_bone_lengths(poses: np.ndarray, skeleton: Skeleton = H36M17,

@@ -13,7 +13,8 @@ from poselift.errors import InputError
 from poselift.options import LiftOptions
 from poselift.result import Result
 from poselift.geometry.rigid import fit_rigid_skeleton
-from poselift.geometry.skeletons import convert, enforce_bone_lengths, get_skeleton
+from poselift.geometry.skeletons import (H36M_BONE_LENGTHS, convert, enforce_bone_lengths, get_skeleton,
+                                        skeleton_prior_lengths)
 from poselift.lift.inference import lift_sequence
 from poselift.lift.weights import LiftModel, load_model
 from poselift.timeseries import resample_sequence
@@ -58,11 +59,21 @@ def _segments(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
+def model_bone_prior(lm: LiftModel) -> tuple[float, ...] | None:
+    """Bone lengths ``(16,)`` of the skeleton every training target of ``lm`` had, or None.
+
+    A model trained with ``--retarget h36m`` only ever saw bodies of Human3.6M's
+    proportions, so those are the proportions of any body it lifts; its card records it.
+    """
+    cfg = (lm.meta.get("training") or {}).get("config") or {}
+    return H36M_BONE_LENGTHS if cfg.get("retarget") == "h36m" else None
+
+
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
                 focal_px: float | None = None, fixed_bones: bool = False,
                 geometric_trajectory: bool = False,
                 center_px: tuple[float, float] | None = None, repair_flips: bool = False,
-                source: Path | None = None) -> Result3D:
+                source: Path | None = None, bone_proportions: str = "auto") -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -72,8 +83,11 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     ``focal_px`` (pixels) defaults to a 26 mm-equivalent lens for the image size; it
     matters for lens-normalised models and trajectories; ``center_px`` is the principal
     point (default: the image centre). ``fixed_bones`` gives each
-    person constant bone lengths (their medians, see
-    :func:`~poselift.geometry.skeletons.enforce_bone_lengths`) and a rigid pelvis and
+    person constant bone lengths (see
+    :func:`~poselift.geometry.skeletons.enforce_bone_lengths`: each bone's median; with
+    ``bone_proportions`` ``"auto"`` and a model whose card names its training skeleton
+    (:func:`model_bone_prior`), forearms no shorter against the upper arm than on that
+    skeleton, :func:`~poselift.geometry.skeletons.skeleton_prior_lengths`) and a rigid pelvis and
     thorax (:func:`~poselift.geometry.rigid.fit_rigid_skeleton`): a skeleton a BVH rig
     reproduces; ``geometric_trajectory``
     fills the trajectory, when the model has no trajectory network, with the root
@@ -141,11 +155,13 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     valid &= np.isfinite(poses).all(axis=(-1, -2)) & np.isfinite(traj).all(axis=-1)
     poses[~valid] = np.nan
     if fixed_bones and lm.output_layout == "h36m17":
+        prior = model_bone_prior(lm) if bone_proportions == "auto" else None
         for p in range(p_count):
             if valid[p].any():
                 # Rigid pelvis/thorax too, so a BVH rig can play the npz back exactly.
                 v = valid[p]
-                poses[p, v] = fit_rigid_skeleton(enforce_bone_lengths(poses[p, v])).positions
+                lengths = skeleton_prior_lengths(poses[p, v], prior) if prior is not None else None
+                poses[p, v] = fit_rigid_skeleton(enforce_bone_lengths(poses[p, v], lengths=lengths)).positions
     invalid = ~valid
     kp_out = kp17.astype(np.float32).copy()
     kp_out[invalid] = np.nan
@@ -192,7 +208,7 @@ def lift_with_options(lm: LiftModel, tracks: Tracks2D, opts: LiftOptions, *, foc
             raise InputError(str(exc), source) from None
     return lift_tracks(lm, tracks, tta=opts.tta, root_relative=opts.root_relative, focal_px=focal_px,
                        center_px=center_px, fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
-                       repair_flips=opts.lr_repair, source=source)
+                       repair_flips=opts.lr_repair, source=source, bone_proportions=opts.bone_proportions)
 
 
 # --------------------------------------------------------------------------- keypoint files

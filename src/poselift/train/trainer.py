@@ -32,7 +32,8 @@ from poselift.data.keypoint_style import KEYPOINT_STYLES
 from poselift.data.synth import CameraBatch, DetectorNoise, VirtualCamera, sample_cameras
 from poselift.geometry.cameras import h36m_cameras, quaternion_to_matrix
 from poselift.geometry.intrinsics import pixels_to_rays
-from poselift.geometry.skeletons import H36M17, bone_lengths, coco17_to_h36m17, enforce_bone_lengths
+from poselift.geometry.skeletons import (H36M17, H36M_BONE_LENGTHS, bone_lengths, coco17_to_h36m17,
+                                        enforce_bone_lengths)
 from poselift.lift.inference import decode_trajectory, scaled_rays
 from poselift.lift.model import ModelConfig, build_model
 
@@ -100,11 +101,8 @@ class Clip:
     dataset: str = ""
 
 
-#: Bone lengths of the Human3.6M exp-map skeleton, metres, in ``H36M17.bones`` order (hips,
-#: thighs, shins..., spine, thorax, neck, head, shoulders, upper arms, forearms). The exp-map
-#: release puts every subject on this one skeleton (the spread over all shared frames is 1e-5 m).
-H36M_BONE_LENGTHS = (0.1329, 0.4429, 0.4542, 0.1329, 0.4429, 0.4542, 0.2335, 0.2571, 0.1211, 0.115,
-                     0.151, 0.2789, 0.2517, 0.151, 0.2789, 0.2517)
+#: ``H36M_BONE_LENGTHS`` (now in :mod:`poselift.geometry.skeletons`, imported here as before): the
+#: exp-map release puts every subject on this one skeleton (spread over all shared frames 1e-5 m).
 #: Hip-to-ankle length (thigh + shin, metres) of that skeleton, 0.8971: taken from the table so
 #: that ``--leg-length`` and ``--retarget h36m`` give a body the same size.
 H36M_LEG_LENGTH = H36M_BONE_LENGTHS[1] + H36M_BONE_LENGTHS[2]
