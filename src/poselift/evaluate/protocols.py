@@ -64,7 +64,8 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
 
 def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.ndarray, tta: bool) -> np.ndarray:
     """The poses ``infer`` would output for the same 2D: left/right flips repaired, then
-    constant bone lengths (in the proportions ``infer`` gives them by default). The network is run again only when the repair changed the 2D."""
+    constant bone lengths (as ``infer`` gives them by default, forearms included). The network
+    is run again only when the repair changed the 2D."""
     from poselift.detect.lr_repair import repair_left_right
     from poselift.geometry.skeletons import enforce_bone_lengths, skeleton_prior_lengths
     from poselift.lift.pipeline import model_bone_prior

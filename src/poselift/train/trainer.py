@@ -169,6 +169,17 @@ def _h36m_virtual(subject: str) -> list[VirtualCamera]:
     return cams
 
 
+def _rigs(subjects: set[str]) -> dict[str, list[VirtualCamera]]:
+    """The Human3.6M cameras of each subject that has published ones."""
+    out = {}
+    for s in sorted(subjects):
+        try:
+            out[s] = _h36m_virtual(s)
+        except (KeyError, ValueError):
+            pass
+    return out
+
+
 class ChunkSampler:
     """Draws training chunks: 2D input (normalised rays), 3D targets in the camera frame.
 
@@ -191,8 +202,8 @@ class ChunkSampler:
         self.p = self.lengths / self.lengths.sum()
         self.noise = DetectorNoise() if cfg.noise == "detector" else None
         self.style = KEYPOINT_STYLES[cfg.keypoint_style] if cfg.noise == "detector" else None
-        self._h36m_cams = {s: _h36m_virtual(s) for s in {c.subject for c in clips} if s.startswith("S")} \
-            if cfg.cameras == "h36m" or cfg.h36m_camera_share > 0 else {}
+        self._h36m_cams = _rigs({c.subject for c in clips}) if cfg.cameras == "h36m" or cfg.h36m_camera_share > 0 \
+            else {}
         self._flip = H36M17.flip_permutation()
 
     def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
