@@ -34,6 +34,8 @@ def main() -> int:
     ap.add_argument("--channels", default="256", help="comma-separated widths to time")
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--chunk", type=int, default=32)
+    ap.add_argument("--h36m-camera-share", default="0", metavar="P,P,...",
+                    help="time batch generation at these shares of real-rig chunks (train --h36m-camera-share)")
     args = ap.parse_args()
 
     import numpy as np
@@ -50,16 +52,18 @@ def main() -> int:
     clips = load_clips([data / "h36m-expmap"], "h36m", 50.0, ["S1", "S5"], 1, False)
     widths = [int(w) for w in args.arc.split(",")]
     rf = int(np.prod(widths))
-    cfg = TrainConfig(architecture=args.arc, chunk=args.chunk, batch_size=args.batch)
-    sampler = ChunkSampler(clips, cfg, rf, 0)
-    sampler.sample(args.batch)
-    times = []
-    for _ in range(args.steps):
-        t = time.perf_counter()
+    for share in [float(x) for x in args.h36m_camera_share.split(",")]:
+        cfg = TrainConfig(architecture=args.arc, chunk=args.chunk, batch_size=args.batch, h36m_camera_share=share)
+        sampler = ChunkSampler(clips, cfg, rf, 0)
         sampler.sample(args.batch)
-        times.append(time.perf_counter() - t)
-    sample_ms = 1000 * statistics.median(times)
-    print(f"batch generation: {sample_ms:.1f} ms per batch of {args.batch} chunks (median of {args.steps})")
+        times = []
+        for _ in range(args.steps):
+            t = time.perf_counter()
+            sampler.sample(args.batch)
+            times.append(time.perf_counter() - t)
+        sample_ms = 1000 * statistics.median(times)
+        print(f"batch generation: {sample_ms:.1f} ms per batch of {args.batch} chunks (median of {args.steps}), "
+              f"real-rig share {share:g}")
     batch = sampler.sample(args.batch)
     compiles = [False, True] if args.compile else [False]
     print(f"{'threads':>7} {'channels':>8} {'dropout':>7} {'compile':>7} {'step ms':>8} {'+batch ms':>9} {'frames/s':>9}")
