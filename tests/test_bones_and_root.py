@@ -75,6 +75,8 @@ def test_short_forearms_lengthened_to_the_training_proportion():
     assert np.allclose(lengths[others], np.asarray(H36M_BONE_LENGTHS)[np.array(others) - 1])
 
 
+@pytest.mark.shared
+@pytest.mark.slow
 def test_infer_keeps_the_shipped_models_forearms_in_proportion(tmp_path):
     """Real BlazePose 2D of a shared video (the detector ``infer`` runs), lifted by the shipped
     ``default`` as ``infer`` does: the network's hands come out short for their upper arms;
