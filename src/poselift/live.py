@@ -116,6 +116,7 @@ class LiveLifter:
     def __init__(self, lm: Any, width: int, height: int, fps: float | None, focal_px: float,
                  opts: LiveOptions | None = None, center_px: tuple[float, float] | None = None) -> None:
         from poselift.geometry.skeletons import get_skeleton
+        from poselift.lift.pipeline import model_bone_prior
 
         if not lm.causal:
             raise InputError("poselift live needs a causal model (it may not look at future frames)", lm.source)
@@ -146,6 +147,7 @@ class LiveLifter:
         self._seg_t0: float | None = None
         self._layout: str | None = None
         self._bones: deque[np.ndarray] = deque(maxlen=_BONE_HISTORY)
+        self._bone_prior = model_bone_prior(lm)   # as infer's constant bones (--bone-proportions auto)
         self._absolute: list[np.ndarray] = []
         self.world = None
 
@@ -282,14 +284,12 @@ class LiveLifter:
 
     def _constant_bones(self, pose: np.ndarray) -> np.ndarray:
         from poselift.geometry.skeletons import H36M17, enforce_bone_lengths, lengthen_short_forearms
-        from poselift.lift.pipeline import model_bone_prior
 
         parents = np.maximum(np.asarray(H36M17.parents), 0)
         self._bones.append(np.linalg.norm(pose - pose[parents], axis=-1))
         lengths = np.median(np.stack(self._bones), axis=0)
-        prior = model_bone_prior(self.lm)
-        if prior is not None:                 # as infer's constant bones (--bone-proportions auto)
-            lengths = lengthen_short_forearms(lengths, prior)
+        if self._bone_prior is not None:
+            lengths = lengthen_short_forearms(lengths, self._bone_prior)
         return enforce_bone_lengths(pose[None], lengths=lengths)[0]
 
     def _to_world(self, absolute: np.ndarray) -> np.ndarray | None:

@@ -67,8 +67,8 @@ def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.nda
     constant bone lengths (as ``infer`` gives them by default, forearms included). The network
     is run again only when the repair changed the 2D."""
     from poselift.detect.lr_repair import repair_left_right
-    from poselift.geometry.skeletons import enforce_bone_lengths, skeleton_prior_lengths
-    from poselift.lift.pipeline import model_bone_prior
+    from poselift.geometry.skeletons import enforce_bone_lengths
+    from poselift.lift.pipeline import constant_bone_lengths
 
     _, _, report = repair_left_right(tracks.keypoints[0], tracks.scores[0], tracks.valid[0], tracks.layout)
     if report.frames_changed:
@@ -77,8 +77,7 @@ def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.nda
     if lm.output_layout != "h36m17":
         return raw
     rel = raw - raw[:, :1]
-    prior = model_bone_prior(lm)
-    return enforce_bone_lengths(rel, lengths=skeleton_prior_lengths(rel, prior) if prior is not None else None)
+    return enforce_bone_lengths(rel, lengths=constant_bone_lengths(lm, rel))
 
 
 def _score(lm: LiftModel, seqs: list[Sequence2D3D], tta: bool, progress: bool) -> dict[str, Any]:

@@ -69,6 +69,16 @@ def model_bone_prior(lm: LiftModel) -> tuple[float, ...] | None:
     return H36M_BONE_LENGTHS if cfg.get("retarget") == "h36m" else None
 
 
+def constant_bone_lengths(lm: LiftModel, poses: np.ndarray, bone_proportions: str = "auto") -> np.ndarray | None:
+    """Bone lengths ``(17,)`` that ``infer``'s constant bones give one person's ``poses (T, 17, 3)``,
+    or None for each bone's median (what :func:`enforce_bone_lengths` does by itself): with
+    ``bone_proportions="auto"`` and a model with a training skeleton (:func:`model_bone_prior`),
+    the medians with short forearms lengthened
+    (:func:`~poselift.geometry.skeletons.skeleton_prior_lengths`)."""
+    prior = model_bone_prior(lm) if bone_proportions == "auto" else None
+    return skeleton_prior_lengths(poses, prior) if prior is not None else None
+
+
 def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relative: bool = True,
                 focal_px: float | None = None, fixed_bones: bool = False,
                 geometric_trajectory: bool = False,
@@ -155,12 +165,11 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     valid &= np.isfinite(poses).all(axis=(-1, -2)) & np.isfinite(traj).all(axis=-1)
     poses[~valid] = np.nan
     if fixed_bones and lm.output_layout == "h36m17":
-        prior = model_bone_prior(lm) if bone_proportions == "auto" else None
         for p in range(p_count):
             if valid[p].any():
                 # Rigid pelvis/thorax too, so a BVH rig can play the npz back exactly.
                 v = valid[p]
-                lengths = skeleton_prior_lengths(poses[p, v], prior) if prior is not None else None
+                lengths = constant_bone_lengths(lm, poses[p, v], bone_proportions)
                 poses[p, v] = fit_rigid_skeleton(enforce_bone_lengths(poses[p, v], lengths=lengths)).positions
     invalid = ~valid
     kp_out = kp17.astype(np.float32).copy()

@@ -204,6 +204,7 @@ class ChunkSampler:
         self.style = KEYPOINT_STYLES[cfg.keypoint_style] if cfg.noise == "detector" else None
         self._h36m_cams = _rigs({c.subject for c in clips}) if cfg.cameras == "h36m" or cfg.h36m_camera_share > 0 \
             else {}
+        self._has_rig = np.array([c.subject in self._h36m_cams for c in clips])
         self._flip = H36M17.flip_permutation()
 
     def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
@@ -234,8 +235,7 @@ class ChunkSampler:
         if self.cfg.h36m_camera_share > 0 and self._h36m_cams:
             # Real lab rigs (elevated, looking down, one lens) alongside the random ones: only
             # for clips captured in that rig, so the person stands where its cameras look.
-            own = np.array([self.clips[i].subject in self._h36m_cams for i in idx])
-            use = np.flatnonzero(own & (self.rng.random(len(idx)) < self.cfg.h36m_camera_share))
+            use = np.flatnonzero(self._has_rig[idx] & (self.rng.random(len(idx)) < self.cfg.h36m_camera_share))
             if len(use):
                 rig = self._rig(idx[use])
                 for f in ("R", "C", "f", "c", "size"):
