@@ -341,3 +341,61 @@ def test_a_share_of_h36m_chunks_is_seen_by_the_real_rig(share):
         np.testing.assert_allclose(cams.f[on_rig], f_rig, rtol=0.01)
         batch = s.sample(16)                              # the rig's chunks pass the visibility check
         assert torch.isfinite(batch["inputs"]).all()
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0])
+def test_keypoint_definition_feature_marks_the_detector_styled_chunks(p, monkeypatch):
+    # Fixed Human3.6M cameras see the standing toy clips whole: no chunk is redrawn, so the
+    # chunks come out in the order keypoints() styled them.
+    cfg = TrainConfig(style_prob=p, keypoint_definition_input=True, cameras="h36m")
+    s = ChunkSampler(_clips(2), cfg, 9, 0)
+    masks = []
+    real = s.keypoints
+
+    def recording(cams, x_cam):
+        kp, styled = real(cams, x_cam)
+        moved = np.abs(kp - cams.project(x_cam)).max(axis=(1, 2, 3)) > 1e-6
+        np.testing.assert_array_equal(moved, styled)        # the mask names exactly the restyled chunks
+        masks.append(styled)
+        return kp, styled
+
+    monkeypatch.setattr(s, "keypoints", recording)
+    x = s.sample(400)["inputs"]
+    assert len(masks) == 1 and x.shape[-1] == 3
+    flag = x[..., 2]
+    assert torch.equal(flag, flag[:, :1, :1].expand_as(flag))   # one value per chunk
+    np.testing.assert_array_equal(flag[:, 0, 0].numpy(), masks[0].astype(np.float32))
+    assert abs(float(flag[:, 0, 0].mean()) - p) < 0.08
+    # The feature is added beside the 2D, which is what a sampler without it draws.
+    plain = ChunkSampler(_clips(2), TrainConfig(style_prob=p, cameras="h36m"), 9, 0).sample(400)["inputs"]
+    torch.testing.assert_close(x[..., :2], plain)
+
+
+def test_init_adds_the_keypoint_definition_input_without_changing_the_function(tmp_path):
+    from poselift.lift.weights import load_poselift_network, read_model_card
+    from poselift.train.trainer import add_input_feature
+
+    torch.manual_seed(0)
+    two = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16, False)).eval()
+    three = build_model(ModelConfig(17, 3, 17, [3, 3], False, 0.0, 16, False)).eval()
+    three.load_state_dict(add_input_feature(two.state_dict(), 17))
+    x = torch.randn(2, 30, 17, 2)
+    with torch.no_grad():
+        for flag in (0.0, 1.0):
+            torch.testing.assert_close(three(torch.cat([x, torch.full((2, 30, 17, 1), flag)], -1)), two(x))
+    with pytest.raises(ValueError, match="input columns"):
+        add_input_feature(three.state_dict(), 17)
+
+    clips = _clips()
+    cfg = TrainConfig(architecture="3,3", channels=16, epochs=1, epoch_size=32, batch_size=8, chunk=8,
+                      dropout=0.0, threads=1, val_chunks=8)
+    train(cfg, clips, clips[:1], tmp_path / "two.safetensors", progress=False, log=lambda s: None)
+    logs: list[str] = []
+    train(TrainConfig(**{**cfg.__dict__, "keypoint_definition_input": True, "init": str(tmp_path / "two.safetensors")}),
+          clips, clips[:1], tmp_path / "three.safetensors", progress=False, log=logs.append)
+    assert any("keypoint-definition input added" in s for s in logs)
+    card = read_model_card(tmp_path / "three.safetensors")
+    assert card["architecture"]["in_features"] == 3 and card["keypoint_definition_input"] is True
+    assert card["initialised_from"]["added_input"] == "keypoint_definition"
+    net, _ = load_poselift_network(tmp_path / "three.safetensors")
+    assert net.in_features == 3

@@ -53,6 +53,7 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "model": ("lift", "model"), "input_layout": ("lift", "input_layout"), "causal": ("lift", "causal"),
     "tta": ("lift", "tta"), "fixed_bones": ("lift", "fixed_bones"),
     "bone_proportions": ("lift", "bone_proportions"), "lr_repair": ("lift", "lr_repair"),
+    "keypoint_definition": ("lift", "keypoint_definition"),
     "trajectory": ("lift", "trajectory"), "world": ("place", "world"),
     "detector": ("detect", "detector"), "detector_model": ("detect", "model"),
     "person": ("track", "person"), "multi_person": ("track", "multi_person"),
@@ -89,6 +90,7 @@ class InferOptions:
     tta: bool = LiftOptions.tta
     fixed_bones: bool = LiftOptions.fixed_bones
     bone_proportions: str = LiftOptions.bone_proportions
+    keypoint_definition: str = LiftOptions.keypoint_definition
     lr_repair: bool = LiftOptions.lr_repair
     trajectory: bool = LiftOptions.trajectory
     world: bool = PlaceOptions.world

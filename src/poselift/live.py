@@ -235,7 +235,7 @@ class LiveLifter:
                  whole: int) -> tuple[np.ndarray, np.ndarray | None]:
         """The last ``n_out`` model-rate outputs of the window: camera-frame poses
         ``(n, 17, 3)`` and, with a trajectory, geometric roots ``(n, 3)``."""
-        from poselift.lift.inference import normalize_input, scaled_rays, to_camera_frame
+        from poselift.lift.inference import network_input, normalize_input, scaled_rays, to_camera_frame
 
         lm = self.lm
         if lm.input_normalization == "focal_scaled":
@@ -248,7 +248,8 @@ class LiveLifter:
         n = min(self.n_out, len(x))
         if at_start:  # the run starts in the window: edge padding, as infer pads its sequence
             x = np.pad(x, ((self.left_pad, 0), (0, 0), (0, 0)), mode="edge")
-        xs = x[len(x) - (self.rf - 1) - n:]
+        # Live 2D always comes from the detector.
+        xs = network_input(lm.model_pos, x[len(x) - (self.rf - 1) - n:], "detector")
         batch = [xs]
         if self.opts.tta:
             f = xs[:, self.perm_in].copy()

@@ -184,6 +184,11 @@ class LiftOptions:
             the skeleton the model was trained on, when its card names one (``--retarget
             h36m``: the networks shorten hands they are unsure of); ``"median"`` does not
             (``--bone-proportions``).
+        keypoint_definition: where the 2D keypoints sit on the body, for models with a
+            keypoint-definition input (others ignore it): ``"detector"`` (BlazePose or
+            another detector trained on annotated images; what ``infer`` detects) or
+            ``"joint-centres"`` (projected mocap joint centres, e.g. Human3.6M's
+            ground-truth 2D) (``--keypoint-definition``).
         trajectory: solve each root's camera-frame position (the model's trajectory
             network, else the position that makes the pose project onto the 2D);
             False leaves ``trajectory`` at zero (``--no-trajectory``).
@@ -204,6 +209,7 @@ class LiftOptions:
     lr_repair: bool = True
     fixed_bones: bool = True
     bone_proportions: str = "auto"
+    keypoint_definition: str = "detector"
     trajectory: bool = True
     root_relative: bool = True
     focal_length: float | None = None
@@ -217,6 +223,8 @@ class LiftOptions:
                self.model)
         _check(self.bone_proportions in ("auto", "median"), c, "bone_proportions", "must be 'auto' or 'median'",
                self.bone_proportions)
+        _check(self.keypoint_definition in ("detector", "joint-centres"), c, "keypoint_definition",
+               "must be 'detector' or 'joint-centres'", self.keypoint_definition)
         if self.focal_length is not None and self.fov is not None:
             raise OptionError("give --focal-length or --fov, not both")
         if self.focal_length is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from poselift.cli import options as opt
@@ -60,6 +61,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the VideoPose3D checkpoint was trained without --dense")
     p.add_argument("--tta", dest="tta", action="store_true", default=True, help="flip TTA (default: on)")
     p.add_argument("--no-tta", dest="tta", action="store_false")
+    p.add_argument("--keypoint-definition", choices=("joint-centres", "detector"), default="joint-centres",
+                   help="where the 2D keypoints sit on the body, for models that take it as an input: "
+                        "joint-centres (2D projected from the mocap, as --input gt/noisy and ground-truth npz "
+                        "files are) or detector (detections of a detector trained on annotated images) "
+                        "(default: %(default)s)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.set_defaults(func=run)
 
@@ -105,10 +111,11 @@ def run(args: argparse.Namespace) -> int:
         else:
             seqs = pr.npz_pair_sequences(Path(args.data_3d), Path(args.data_2d), subjects, None,
                                          args.fps or 50.0, (w, h), focal, actions)
+    seqs = [replace(s, keypoint_definition=args.keypoint_definition) for s in seqs]
     res = pr.evaluate_model(lm, seqs, tta=args.tta, progress=not args.json and sys.stderr.isatty())
     res.update({"model": str(args.model), "dataset": args.dataset, "subjects": subjects or (
         ["S8"] if args.dataset == "h36m-expmap" else None), "input": args.input, "tta": args.tta,
-        "sequences": len(seqs)})
+        "sequences": len(seqs), "keypoint_definition": args.keypoint_definition})
     if args.json:
         print(json.dumps(res, sort_keys=True))
         return 0

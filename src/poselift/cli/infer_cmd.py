@@ -83,6 +83,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "are short for their upper arm against the skeleton the model was trained on, when its "
                         "card names one (the shipped models: Human3.6M's), because the network shortens hands "
                         "it is unsure of; median does not (default: %(default)s)")
+    m.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default=L.keypoint_definition,
+                   help="where the 2D keypoints sit on the body, for models that take it as an input: detector "
+                        "(BlazePose or another detector trained on annotated images) or joint-centres (projected "
+                        "mocap joint centres, e.g. Human3.6M ground-truth 2D in a --keypoints file) "
+                        "(default: %(default)s)")
     m.add_argument("--no-trajectory", dest="trajectory", action="store_false",
                    help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
                         "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
@@ -165,7 +170,8 @@ def pipeline_options(args: argparse.Namespace, start: float | None, end: float |
                            score_threshold=args.score_threshold, max_gap=args.max_gap),
         lift=LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, tta=args.tta,
                          lr_repair=args.lr_repair, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
-                         bone_proportions=args.bone_proportions, focal_length=args.focal_length, fov=args.fov),
+                         bone_proportions=args.bone_proportions, keypoint_definition=args.keypoint_definition,
+                         focal_length=args.focal_length, fov=args.fov),
         place=PlaceOptions(world=args.world),
         export=ExportOptions(formats=exports, bvh_smooth=args.bvh_smooth,
                              viz_export=Path(args.viz_export) if args.viz_export else None),

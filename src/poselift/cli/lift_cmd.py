@@ -41,6 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input-layout", choices=["coco17", "h36m17"], default=None,
                    help="2D layout a VideoPose3D checkpoint expects (default: the layout of a VideoPose3D "
                         "input file; otherwise ambiguous for 17 joints, which is warned about)")
+    p.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default="detector",
+                   help="where the 2D keypoints sit on the body, for models that take it as an input: detector "
+                        "(BlazePose, Detectron2 or another detector trained on annotated images) or "
+                        "joint-centres (projected mocap joint centres, e.g. Human3.6M ground-truth 2D) "
+                        "(default: %(default)s)")
     p.add_argument("--video", default=None, metavar="NAME",
                    help="with a multi-video custom dataset, lift only this video")
     p.add_argument("--root-relative", action="store_true",
@@ -60,7 +65,8 @@ def lift_options(args: argparse.Namespace):
 
     return LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, dense=args.dense,
                        tta=args.tta, root_relative=args.root_relative, focal_length=args.focal_length,
-                       fov=args.fov, fixed_bones=False, lr_repair=False, trajectory=False)
+                       fov=args.fov, fixed_bones=False, lr_repair=False, trajectory=False,
+                       keypoint_definition=args.keypoint_definition)
 
 
 def run(args: argparse.Namespace) -> int:

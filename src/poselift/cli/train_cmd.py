@@ -57,6 +57,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "centres, or none (default: %(default)s)")
     d.add_argument("--style-prob", type=float, default=0.75, metavar="P",
                    help="share of training chunks in the detector's keypoint style (default: %(default)s)")
+    d.add_argument("--keypoint-definition-input", action="store_true",
+                   help="give the network a third input feature per joint saying where the 2D keypoints sit: 1 "
+                        "on the chunks in the detector's style (--style-prob), 0 on joint centres; infer, lift "
+                        "and evaluate set it with --keypoint-definition, so one model serves detector 2D and "
+                        "mocap-derived 2D without a compromise between them")
     d.add_argument("--no-da", dest="augment", action="store_false", help="disable flip augmentation")
     m = p.add_argument_group("model")
     m.add_argument("-arc", "--architecture", default="3,3,3,3", metavar="W1,W2,...",
@@ -152,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
                       warmup=args.warmup, seed=args.seed, threads=args.threads, time_limit_min=args.time_limit,
                       init=args.init, input_norm=args.input_norm, semi_2d=args.semi_2d,
                       keypoint_style=args.keypoint_style, style_prob=args.style_prob,
+                      keypoint_definition_input=args.keypoint_definition_input,
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
                       compile=args.compile, leg_length=args.leg_length,
                       retarget=args.retarget)

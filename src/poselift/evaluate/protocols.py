@@ -41,12 +41,16 @@ class Sequence2D3D:
     center: tuple[float, float] | None
     fps: float
     gt_layout: str = "h36m17"  # scoring layout; predictions are converted to it
+    # Where the 2D sits on the body (models with a keypoint-definition input read it):
+    # benchmark 2D projected from mocap is joint centres.
+    keypoint_definition: str = "joint-centres"
 
 
-def _raw_options(tta: bool, trajectory: bool = False) -> LiftOptions:
+def _raw_options(tta: bool, trajectory: bool = False, keypoint_definition: str = "joint-centres") -> LiftOptions:
     """The network's own output, as the paper's metrics score it: no left/right repair,
     no bone fixing, poses as predicted (not root-centred)."""
-    return LiftOptions(tta=tta, root_relative=False, fixed_bones=False, lr_repair=False, trajectory=trajectory)
+    return LiftOptions(tta=tta, root_relative=False, fixed_bones=False, lr_repair=False, trajectory=trajectory,
+                       keypoint_definition=keypoint_definition)
 
 
 def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
@@ -56,7 +60,7 @@ def _lift(lm: LiftModel, s: Sequence2D3D, tta: bool) -> dict[str, np.ndarray]:
     t = len(s.kp_px)
     tracks = Tracks2D(s.kp_px[None].astype(np.float32), np.ones((1, t, 17), np.float32), np.ones((1, t), bool),
                       "h36m17", s.width, s.height, s.fps)
-    res = lift_with_options(lm, tracks, _raw_options(tta, trajectory=True), focal_px=s.focal,
+    res = lift_with_options(lm, tracks, _raw_options(tta, True, s.keypoint_definition), focal_px=s.focal,
                             center_px=s.center)
     return {"poses_3d": res.poses_3d[0], "trajectory": res.trajectory[0],
             "postprocessed": _postprocessed(lm, s, tracks, res.poses_3d[0], tta)}
@@ -72,7 +76,8 @@ def _postprocessed(lm: LiftModel, s: Sequence2D3D, tracks: Tracks2D, raw: np.nda
 
     _, _, report = repair_left_right(tracks.keypoints[0], tracks.scores[0], tracks.valid[0], tracks.layout)
     if report.frames_changed:
-        raw = lift_with_options(lm, tracks, replace(_raw_options(tta), lr_repair=True), focal_px=s.focal,
+        raw = lift_with_options(lm, tracks, replace(_raw_options(tta, False, s.keypoint_definition), lr_repair=True),
+                                focal_px=s.focal,
                                 center_px=s.center).poses_3d[0]
     if lm.output_layout != "h36m17":
         return raw

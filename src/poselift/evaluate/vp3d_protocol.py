@@ -33,7 +33,7 @@ import torch
 from poselift.errors import InputError
 from poselift.geometry.cameras import _h36m_json, normalize_screen_coordinates, qinverse, qrot
 from poselift.geometry.skeletons import convert, get_skeleton
-from poselift.lift.inference import run_network
+from poselift.lift.inference import network_input, run_network
 from poselift.lift.weights import LiftModel
 
 #: Joints of the 32-joint Human3.6M skeleton that VideoPose3D keeps (remove_static_joints).
@@ -180,7 +180,13 @@ def evaluate_vp3d(lm: LiftModel, data_3d: Path, data_2d: Path, subjects: Sequenc
                 kp = np.array(kp[: len(gt_cam)], dtype=np.float32)
                 if kp.shape[1] != j_in or layout_2d != lm.input_layout:
                     kp = convert(kp[..., :2], layout_2d, lm.input_layout).astype(np.float32)
-                x = kp[..., : lm.model_pos.in_features].copy()
+                x = kp[..., :2].copy()
+                if lm.model_pos.in_features == 3 and lm.meta.get("keypoint_definition_input"):
+                    # run.py has no such channel: VideoPose3D's files hold GT or detector 2D
+                    # without saying which; the ground truth's (joint centres) is assumed.
+                    x = network_input(lm.model_pos, x, "joint-centres")
+                else:
+                    x = kp[..., : lm.model_pos.in_features].copy()
                 x[..., :2] = normalize_screen_coordinates(x[..., :2], w=w, h=h)
                 target = _target(gt_cam)
                 if downsample > 1:

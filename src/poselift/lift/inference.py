@@ -23,6 +23,35 @@ _CHUNK = 4096
 # Temporal smoothing (Gaussian sigma, frames at the model's rate) of the geometric root.
 _TRAJ_SMOOTH_FRAMES = 2.0
 
+#: Where the 2D keypoints sit on the body -> the value of a network's keypoint-definition
+#: input channel (``poselift train --keypoint-definition-input``). ``detector``: where a
+#: 2D detector trained on annotators' clicks puts them (BlazePose, COCO-style detectors;
+#: see :mod:`poselift.data.keypoint_style`); ``joint-centres``: mocap joint centres
+#: projected to the image (Human3.6M's ground-truth 2D, keypoints made from mocap).
+KEYPOINT_DEFINITIONS: dict[str, float] = {"joint-centres": 0.0, "detector": 1.0}
+
+
+def network_input(net: Network, x: np.ndarray, keypoint_definition: str = "detector") -> np.ndarray:
+    """``x`` ``(..., J, F)`` as ``net`` takes it: unchanged, or with the keypoint-definition
+    channel appended when the network has one more input feature than ``x`` (models
+    trained with ``--keypoint-definition-input``).
+
+    Why a channel: the detector's keypoints and mocap joint centres differ systematically
+    (the detector's hips sit higher and closer together, its head on the face). A network
+    trained on a mix of both without being told which it sees learns a compromise that
+    fits neither; told, it serves both.
+    """
+    if keypoint_definition not in KEYPOINT_DEFINITIONS:
+        raise ValueError(f"unknown keypoint definition {keypoint_definition!r} "
+                         f"({', '.join(KEYPOINT_DEFINITIONS)})")
+    need = int(net.in_features)
+    if x.shape[-1] == need:
+        return x
+    if x.shape[-1] + 1 != need:
+        raise ValueError(f"the network takes {need} features per joint, the input has {x.shape[-1]}")
+    flag = np.full(x.shape[:-1] + (1,), KEYPOINT_DEFINITIONS[keypoint_definition], dtype=x.dtype)
+    return np.concatenate([x, flag], axis=-1)
+
 
 def decode_trajectory(raw, root_rays, scale=None):
     """Network output -> root position in the camera frame, metres.
@@ -257,7 +286,8 @@ def run_network(model: Network, x: np.ndarray, flip_perm_in: np.ndarray | None =
 def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: int, *,
                   tta: bool = True, focal_px: float | None = None,
                   center_px: tuple[float, float] | None = None,
-                  geometric_trajectory: bool = False) -> dict[str, np.ndarray]:
+                  geometric_trajectory: bool = False,
+                  keypoint_definition: str = "detector") -> dict[str, np.ndarray]:
     """Lift one person's 2D sequence to 3D.
 
     Args:
@@ -267,6 +297,8 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
         tta: test-time flip augmentation.
         focal_px, center_px: camera intrinsics, used by ``focal``-normalised models and
             to scale a trajectory; defaults to a centred principal point.
+        keypoint_definition: where the keypoints sit on the body, for networks with a
+            keypoint-definition input (see :data:`KEYPOINT_DEFINITIONS`); ignored by others.
     Returns:
         ``poses_3d`` ``(T, J_out, 3)`` metres, camera frame, exactly the network's output
         (VideoPose3D's prediction; the root is near but not exactly at the origin), and
@@ -291,11 +323,13 @@ def lift_sequence(lm: LiftModel, keypoints_px: np.ndarray, width: int, height: i
         perm_out = get_skeleton(lm.output_layout).flip_permutation()
     except KeyError:
         perm_out = None
-    out = {"poses_3d": run_network(lm.model_pos, x, perm_in, perm_out, tta and perm_out is not None, lm.causal)}
+    out = {"poses_3d": run_network(lm.model_pos, network_input(lm.model_pos, x, keypoint_definition), perm_in,
+                                   perm_out, tta and perm_out is not None, lm.causal)}
     if si is not None:
         out["poses_3d"] = to_camera_frame(out["poses_3d"], si.R)
     if lm.model_traj is not None:
-        traj = run_network(lm.model_traj, x, perm_in, np.zeros(1, dtype=int), tta, lm.causal)[:, 0]
+        traj = run_network(lm.model_traj, network_input(lm.model_traj, x, keypoint_definition), perm_in,
+                           np.zeros(1, dtype=int), tta, lm.causal)[:, 0]
         param = lm.extra.get("trajectory_parameterization")
         if param in ("ray_logdepth", "ray_logsize"):
             if param == "ray_logsize" and scale is None:

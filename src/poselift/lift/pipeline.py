@@ -83,7 +83,8 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
                 focal_px: float | None = None, fixed_bones: bool = False,
                 geometric_trajectory: bool = False,
                 center_px: tuple[float, float] | None = None, repair_flips: bool = False,
-                source: Path | None = None, bone_proportions: str = "auto") -> Result3D:
+                source: Path | None = None, bone_proportions: str = "auto",
+                keypoint_definition: str = "detector") -> Result3D:
     """Lift every person of ``tracks`` with ``lm``.
 
     Each contiguous run of valid frames is lifted on its own (edge-padded), so a gap
@@ -104,7 +105,9 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
     position that makes the pose project onto the 2D keypoints. ``repair_flips`` first
     undoes the detector's left/right label flips in each person's 2D
     (:func:`~poselift.detect.lr_repair.repair_left_right`); the repaired 2D is what the
-    result's ``keypoints_2d`` holds.
+    result's ``keypoints_2d`` holds. ``keypoint_definition`` says where the keypoints sit
+    on the body, for models with a keypoint-definition input
+    (:func:`~poselift.lift.inference.network_input`).
     """
     from poselift.geometry.intrinsics import resolve_intrinsics
 
@@ -150,7 +153,8 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
                 t_model = np.arange(t_seg[0], t_seg[-1] + 0.5 / lm.fps, 1.0 / lm.fps)
                 seg = resample_sequence(seg, t_seg, t_model)
             out = lift_sequence(lm, seg, tracks.width, tracks.height, tta=tta, focal_px=focal_px,
-                                center_px=center_px, geometric_trajectory=geometric_trajectory)
+                                center_px=center_px, geometric_trajectory=geometric_trajectory,
+                                keypoint_definition=keypoint_definition)
             pose = out["poses_3d"]
             tr = out.get("trajectory")
             if resample:
@@ -217,7 +221,8 @@ def lift_with_options(lm: LiftModel, tracks: Tracks2D, opts: LiftOptions, *, foc
             raise InputError(str(exc), source) from None
     return lift_tracks(lm, tracks, tta=opts.tta, root_relative=opts.root_relative, focal_px=focal_px,
                        center_px=center_px, fixed_bones=opts.fixed_bones, geometric_trajectory=opts.trajectory,
-                       repair_flips=opts.lr_repair, source=source, bone_proportions=opts.bone_proportions)
+                       repair_flips=opts.lr_repair, source=source, bone_proportions=opts.bone_proportions,
+                       keypoint_definition=opts.keypoint_definition)
 
 
 # --------------------------------------------------------------------------- keypoint files

@@ -79,6 +79,7 @@ class TrainConfig:
     semi_2d: str = "normalized"   # normalized (default, measured better) | absolute (the paper's)
     keypoint_style: str = "blazepose"  # detector keypoint definitions for --noise detector (see data.keypoint_style)
     style_prob: float = 0.75      # share of chunks in the detector's style (the rest: joint centres)
+    keypoint_definition_input: bool = False  # a third input feature: 1 on detector-style chunks, 0 on joint centres
     velocity_weight: float = 0.0  # weight of the velocity (MPJVE) term of the pose loss
     lr_schedule: str = "epoch"    # epoch: lr * lr_decay**epoch | time: exponential in elapsed/time_limit
     lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
@@ -242,29 +243,31 @@ class ChunkSampler:
                     getattr(cams, f)[use] = getattr(rig, f)
         return cams
 
-    def keypoints(self, cams: CameraBatch, x_cam: np.ndarray) -> np.ndarray:
+    def keypoints(self, cams: CameraBatch, x_cam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixels ``(n, L, 17, 2)`` of camera-frame joints: the projected joints, or, for a
         ``style_prob`` share of the chunks, the detector's keypoints (see
         :mod:`poselift.data.keypoint_style`) projected and turned into the Human3.6M-17
-        input exactly as inference turns BlazePose landmarks into it."""
+        input exactly as inference turns BlazePose landmarks into it; and which chunks
+        ``(n,)`` bool are in the detector's style."""
         kp = cams.project(x_cam)
         if self.style is None or self.cfg.style_prob <= 0:
-            return kp
+            return kp, np.zeros(len(x_cam), bool)
         use = self.rng.random(len(x_cam)) < self.cfg.style_prob
         if use.any():
             styled = coco17_to_h36m17(cams.project(self.style.apply(x_cam, self.rng)))
             kp[use] = styled[use]
-        return kp
+        return kp, use
 
-    def _visible_chunks(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray, CameraBatch]:
-        """Camera-frame joints ``(n, length, 17, 3)``, their 2D and the cameras, for chunks
-        whose person stays in front of the camera and near the frame.
+    def _visible_chunks(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, CameraBatch]:
+        """Camera-frame joints ``(n, length, 17, 3)``, their 2D, whether each chunk's 2D is
+        in the detector's style and the cameras, for chunks whose person stays in front of
+        the camera and near the frame.
 
         A travelling clip sometimes walks past a randomly placed camera; those few chunks
         (about 1 in 1000) have joints behind the lens, inputs hundreds of times larger than
         any real video gives, and they wreck the batch-norm statistics. They are redrawn.
         """
-        ys, kps, cam_parts = [], [], []
+        ys, kps, styles, cam_parts = [], [], [], []
         need = n
         for _ in range(20):
             win, idx = self.windows(need, length)
@@ -273,12 +276,13 @@ class ChunkSampler:
                 win[flip] = win[flip][:, :, self._flip] * np.array([-1.0, 1.0, 1.0])
             cams = self.cameras(idx, win)
             y = cams.to_camera(win)
-            kp = self.keypoints(cams, y)
+            kp, styled = self.keypoints(cams, y)
             size = cams.size[:, None, None]
             ok = (y[..., 2] > 0.3).all(axis=(1, 2)) & ((kp > -0.5 * size) & (kp < 1.5 * size)).all(axis=(1, 2, 3))
             keep = np.flatnonzero(ok)
             ys.append(y[keep])
             kps.append(kp[keep])
+            styles.append(styled[keep])
             cam_parts.append(CameraBatch(cams.R[keep], cams.C[keep], cams.f[keep], cams.c[keep], cams.size[keep]))
             need -= len(keep)
             if need <= 0:
@@ -287,15 +291,18 @@ class ChunkSampler:
             raise ValueError("could not place virtual cameras that see the training motion")
         cat = lambda a: np.concatenate(a)[:n]  # noqa: E731
         cams = CameraBatch(*(cat([getattr(c, f) for c in cam_parts]) for f in ("R", "C", "f", "c", "size")))
-        return cat(ys), cat(kps), cams
+        return cat(ys), cat(kps), cat(styles), cams
 
     def sample(self, n: int) -> dict[str, torch.Tensor]:
         """``n`` chunks: ``inputs (n, L+rf-1, 17, 2)``, ``target (n, L, 17, 3)`` root-relative,
         ``root (n, L, 3)`` camera-frame root, metres; ``rays (n, L, 17, 2)`` the
         focal-normalised 2D of the output frames and ``scale (n, L)`` the person's 2D size
-        used by ``focal_scaled`` input (ones for ``focal``)."""
+        used by ``focal_scaled`` input (ones for ``focal``). With
+        ``keypoint_definition_input`` the inputs have a third feature, the chunk's keypoint
+        definition (1 detector style, 0 joint centres; see
+        :data:`poselift.lift.inference.KEYPOINT_DEFINITIONS`)."""
         length = self.cfg.chunk + self.rf - 1
-        y, kp, cams = self._visible_chunks(n, length)
+        y, kp, styled, cams = self._visible_chunks(n, length)
         if self.noise is not None:
             kp, _ = self.noise.batch(self.rng, kp)
         r = pixels_to_rays(kp, focal_px=cams.f[:, None, None, None], center_px=cams.c[:, None, None],
@@ -308,6 +315,9 @@ class ChunkSampler:
             y = np.matmul(y, si.R.astype(np.float64))               # R^T X per joint
         else:
             x, scale = r, np.ones(r.shape[:2], np.float32)
+        if self.cfg.keypoint_definition_input:
+            flag = np.broadcast_to(styled[:, None, None, None], x.shape[:-1] + (1,)).astype(x.dtype)
+            x = np.concatenate([x, flag], axis=-1)
         off = self.rf // 2 if not self.cfg.causal else self.rf - 1
         sl = slice(off, off + self.cfg.chunk)
         yt = torch.from_numpy(y[:, sl].astype(np.float32))
@@ -385,6 +395,23 @@ def init_from(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> list[st
                          f"{tuple(state[bad[0]].shape)}, expected {tuple(own[bad[0]].shape)}")
     model.load_state_dict({k: (own[k] if k in differ else state[k]) for k in own})
     return differ
+
+
+def add_input_feature(state: dict[str, torch.Tensor], num_joints: int) -> dict[str, torch.Tensor]:
+    """A state dict taking ``(x, y)`` per joint -> one taking ``(x, y, extra)`` that computes
+    the same function whatever ``extra`` is: the new feature's input weights are zero.
+
+    Convention: the first convolution sees the joints' features interleaved, joint by
+    joint (``reshape(N, T, J * F)``), so the new column of joint ``j`` is ``3 j + 2``.
+    Used by ``--init`` to start a keypoint-definition model from one without the input.
+    """
+    w = state["expand_conv.weight"]                          # (C, J * 2, W)
+    if w.shape[1] != 2 * num_joints:
+        raise ValueError(f"expected {2 * num_joints} input columns, got {w.shape[1]}")
+    c, _, k = w.shape
+    new = torch.zeros(c, num_joints, 3, k, dtype=w.dtype)
+    new[:, :, :2] = w.reshape(c, num_joints, 2, k)
+    return {**state, "expand_conv.weight": new.reshape(c, 3 * num_joints, k)}
 
 
 def widen_state(state: dict[str, torch.Tensor], channels: int, *, noise: float = 0.01,
@@ -594,7 +621,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     unlabeled = bodies(unlabeled) if unlabeled else unlabeled
     widths = cfg.widths
     j_out = 1 if cfg.kind == "trajectory" else 17
-    mcfg = ModelConfig(17, 2, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
+    in_features = 3 if cfg.keypoint_definition_input else 2
+    mcfg = ModelConfig(17, in_features, j_out, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
     model = build_model(mcfg).to(device)
     if cfg.init:
         from poselift.lift.weights import load_poselift_network, resolve_model_path
@@ -608,11 +636,15 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             init_state = widen_state(init_state, cfg.channels, seed=cfg.seed)
             init_record["widened_from_channels"] = narrow
             log(f"--init {cfg.init}: widened from {narrow} to {cfg.channels} channels (function-preserving)")
+        if in_features == 3 and init_state["expand_conv.weight"].shape[1] == 2 * 17:
+            init_state = add_input_feature(init_state, 17)
+            init_record["added_input"] = "keypoint_definition"
+            log(f"--init {cfg.init}: keypoint-definition input added with zero weights (function-preserving)")
         skipped = init_from(model, init_state)
         if skipped:
             log(f"--init {cfg.init}: output layer(s) {', '.join(skipped)} start fresh (shapes differ)")
     traj_model = None
-    traj_cfg = ModelConfig(17, 2, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
+    traj_cfg = ModelConfig(17, in_features, 1, widths, cfg.causal, cfg.dropout, cfg.channels, cfg.dense)
     if cfg.semi_supervised:
         traj_model = build_model(traj_cfg).to(device)
     params = list(model.parameters()) + (list(traj_model.parameters()) if traj_model else [])
@@ -774,6 +806,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         meta.setdefault("initialised_from", init_record)
     meta.update({"kind": cfg.kind, "input_layout": "h36m17", "output_layout": "h36m17" if cfg.kind == "pose" else "root",
                  "fps": cfg.fps, "input_normalization": cfg.input_norm})
+    if cfg.keypoint_definition_input:
+        # Read by inference (lift.inference.network_input): feature 3 is where the keypoints sit.
+        meta.update({"keypoint_definition_input": True, "input_features": ["x", "y", "keypoint_definition"]})
     if cfg.kind == "trajectory":
         meta["trajectory_parameterization"] = trajectory_parameterization(cfg.input_norm)
     meta.setdefault("training", {})
