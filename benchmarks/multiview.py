@@ -306,7 +306,7 @@ def summarise(per_frame: dict[str, np.ndarray]) -> dict[str, float]:
 
 def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
               center_px: tuple[float, float] | None = None, with_root: bool = False,
-              bone_proportions: str = "auto"):
+              bone_proportions: str = "auto", keypoint_definition: str = "detector"):
     """``poses_3d (T, 17, 3)`` metres, camera frame, root-relative, as ``poselift infer`` gives
     it with its defaults (TTA, constant bones, the default focal length unless ``focal_px``);
     with ``with_root`` also the ``trajectory (T, 3)`` (camera frame, metres: the model's
@@ -320,7 +320,7 @@ def lift_view(model: str, view: dict, lm=None, focal_px: float | None = None,
     focal = focal_px if focal_px is not None else resolve_focal(opts, tracks.width, tracks.height)
     res = lift_tracks(lm, tracks, tta=opts.tta, root_relative=True, focal_px=focal, fixed_bones=opts.fixed_bones,
                       geometric_trajectory=opts.trajectory, center_px=center_px, repair_flips=opts.lr_repair,
-                      bone_proportions=bone_proportions)
+                      bone_proportions=bone_proportions, keypoint_definition=keypoint_definition)
     pose = res.poses_3d[0].astype(np.float64)
     return (pose, res.trajectory[0].astype(np.float64)) if with_root else pose
 
@@ -348,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                          "names; 'none': the geometric root solve)")
     ap.add_argument("--bone-proportions", choices=("auto", "median"), default="auto",
                     help="infer's --bone-proportions for the lifts (default: %(default)s, as infer)")
+    ap.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default="detector",
+                    help="infer's --keypoint-definition for models with that input (default: %(default)s, "
+                         "as infer: the 2D is BlazePose's)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -513,9 +516,11 @@ def main(argv: list[str] | None = None) -> int:
         for k, (v, cam, o) in enumerate(zip(views, cams, offsets)):
             if args.calibrated_intrinsics:
                 pose, root = lift_view(model, v, lm, float(cam.K[0, 0]), (float(cam.K[0, 2]), float(cam.K[1, 2])),
-                                       with_root=True, bone_proportions=args.bone_proportions)
+                                       with_root=True, bone_proportions=args.bone_proportions,
+                                       keypoint_definition=args.keypoint_definition)
             else:
-                pose, root = lift_view(model, v, lm, with_root=True, bone_proportions=args.bone_proportions)
+                pose, root = lift_view(model, v, lm, with_root=True, bone_proportions=args.bone_proportions,
+                                       keypoint_definition=args.keypoint_definition)
             pose, root = pose[:T], root[:T]
             # The root against the triangulated pelvis in this camera's frame: the truth for
             # trajectories (depth scales with the focal length, so judge it with --calibrated-intrinsics).

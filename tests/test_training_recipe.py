@@ -399,3 +399,50 @@ def test_init_adds_the_keypoint_definition_input_without_changing_the_function(t
     assert card["initialised_from"]["added_input"] == "keypoint_definition"
     net, _ = load_poselift_network(tmp_path / "three.safetensors")
     assert net.in_features == 3
+
+
+def test_prefetched_batches_are_the_serial_ones_and_errors_surface():
+    from poselift.train.trainer import BatchPrefetcher
+
+    serial = ChunkSampler(_clips(2), TrainConfig(), 9, 3)
+    threaded = ChunkSampler(_clips(2), TrainConfig(), 9, 3)
+    pre = BatchPrefetcher(lambda: threaded.sample(8), 5)
+    for _ in range(5):
+        a, b = serial.sample(8), pre.next()
+        for k in a:
+            assert torch.equal(a[k], b[k]), k
+    pre.close()
+
+    calls = []
+
+    def failing():
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("could not place virtual cameras")
+        return len(calls)
+
+    pre = BatchPrefetcher(failing, 10)
+    assert (pre.next(), pre.next()) == (1, 2)
+    with pytest.raises(ValueError, match="virtual cameras"):
+        pre.next()
+    pre.close()
+    # Stopped early (time limit, interrupt): close() returns although batches remain.
+    pre = BatchPrefetcher(lambda: serial.sample(8), 1000)
+    pre.next()
+    pre.close()
+    assert not pre._thread.is_alive()
+
+
+def test_training_with_and_without_prefetch_gives_the_same_model(tmp_path):
+    from poselift.lift.weights import load_poselift_network
+
+    cfg = TrainConfig(architecture="3,3", channels=16, epochs=2, epoch_size=32, batch_size=8, chunk=8,
+                      dropout=0.0, threads=1, val_chunks=8, bn_calibration_batches=2)
+    outs = []
+    for prefetch in (False, True):
+        path = tmp_path / f"p{int(prefetch)}.safetensors"
+        train(TrainConfig(**{**cfg.__dict__, "prefetch": prefetch}), _clips(), _clips(1), path, progress=False,
+              log=lambda s: None)
+        outs.append(load_poselift_network(path, backend="torch")[0].state_dict())
+    for k in outs[0]:
+        torch.testing.assert_close(outs[0][k], outs[1][k], rtol=0, atol=0, msg=k)

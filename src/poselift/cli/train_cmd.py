@@ -97,6 +97,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--velocity-weight", type=opt.number(float, min=0, max=1000), default=0.0, metavar="W",
                    help="add W x MPJVE (error of frame-to-frame motion) to the pose loss (default: %(default)s)")
     o.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
+    o.add_argument("--no-prefetch", dest="prefetch", action="store_false",
+                   help="draw each batch between steps instead of in a background thread during the step "
+                        "before (same batches either way)")
     o.add_argument("-e", "--epochs", type=opt.positive_int, default=20)
     o.add_argument("-b", "--batch-size", type=opt.positive_int, default=64, help="chunks per batch (default: %(default)s)")
     o.add_argument("--chunk", type=opt.positive_int, default=32, help="output frames per chunk (default: %(default)s)")
@@ -159,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
                       keypoint_style=args.keypoint_style, style_prob=args.style_prob,
                       keypoint_definition_input=args.keypoint_definition_input,
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
-                      compile=args.compile, leg_length=args.leg_length,
+                      compile=args.compile, prefetch=args.prefetch, leg_length=args.leg_length,
                       retarget=args.retarget)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)

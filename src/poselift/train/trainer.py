@@ -19,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import queue
 import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,6 +86,7 @@ class TrainConfig:
     lr_schedule: str = "epoch"    # epoch: lr * lr_decay**epoch | time: exponential in elapsed/time_limit
     lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
     compile: bool = False         # torch.compile the training forward pass
+    prefetch: bool = True         # draw the next batch in a thread while the network trains on this one
     leg_length: float = 0.0       # > 0: every clip rescaled to this hip-to-ankle length, metres (see rescale_bodies)
     retarget: str = "none"        # none | h36m: every clip given the Human3.6M skeleton's bone lengths (retarget_bodies)
 
@@ -325,6 +328,54 @@ class ChunkSampler:
                 "target": yt - yt[:, :, :1], "root": yt[:, :, 0],
                 "rays": torch.from_numpy(np.ascontiguousarray(r[:, sl], dtype=np.float32)),
                 "scale": torch.from_numpy(np.ascontiguousarray(scale[:, sl], dtype=np.float32))}
+
+
+class BatchPrefetcher:
+    """The batches of one epoch, each drawn in a background thread while the network
+    trains on the one before.
+
+    Why: drawing a batch is NumPy work on one core (about a third of a step at 32-frame
+    chunks) during which the network's second core would idle. The thread alone uses the
+    samplers, in order, so the batches are exactly the ones a serial loop draws.
+    :meth:`close` stops it (at the time limit or an interrupt) without waiting for the rest.
+    """
+
+    def __init__(self, make: Callable[[], Any], count: int, depth: int = 2) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+
+        def work() -> None:
+            try:
+                for _ in range(count):
+                    item = make()
+                    while not self._stop.is_set():
+                        try:
+                            self._q.put(("ok", item), timeout=0.1)
+                            break
+                        except queue.Full:
+                            continue
+                    if self._stop.is_set():
+                        return
+            except BaseException as exc:   # handed to the training thread, which raises it
+                self._q.put(("error", exc))
+
+        self._thread = threading.Thread(target=work, name="poselift-batches", daemon=True)
+        self._thread.start()
+
+    def next(self) -> Any:
+        kind, item = self._q.get()
+        if kind == "error":
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self._thread.join()
 
 
 def _decode_root(raw: torch.Tensor, batch: dict[str, torch.Tensor], input_norm: str) -> torch.Tensor:
@@ -743,28 +794,37 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             losses = []
             bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress,
                        leave=False, unit="batch")
-            for step in bar:
-                # All ranks see the same clock and the same interrupt: same learning
-                # rate, and they leave the loop at the same step.
-                el, stopping = ctx.agree(elapsed_now(), stop["flag"])
-                stop["flag"] = stopping
-                if stopping:
-                    break
-                if timed:
-                    if step % 10 == 0:
-                        lr = set_schedule(epoch, el)
-                    if el >= cfg.time_limit_min * 60:
-                        reached_limit = True
+            with_u = traj_model is not None and un_sampler is not None and epoch >= cfg.warmup
+
+            def draw() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+                return (sampler.sample(cfg.batch_size),
+                        un_sampler.sample(cfg.batch_size) if with_u else None)  # type: ignore[union-attr]
+
+            batches = BatchPrefetcher(draw, steps) if cfg.prefetch else None
+            try:
+                for step in bar:
+                    # All ranks see the same clock and the same interrupt: same learning
+                    # rate, and they leave the loop at the same step.
+                    el, stopping = ctx.agree(elapsed_now(), stop["flag"])
+                    stop["flag"] = stopping
+                    if stopping:
                         break
-                b = sampler.sample(cfg.batch_size)
-                u = un_sampler.sample(cfg.batch_size) if (traj_model is not None and un_sampler is not None
-                                                          and epoch >= cfg.warmup) else None
-                loss = batch_loss(cfg, fwd, traj_fwd, b, u, device)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                losses.append(loss.item())
-                bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+                    if timed:
+                        if step % 10 == 0:
+                            lr = set_schedule(epoch, el)
+                        if el >= cfg.time_limit_min * 60:
+                            reached_limit = True
+                            break
+                    b, u = batches.next() if batches is not None else draw()
+                    loss = batch_loss(cfg, fwd, traj_fwd, b, u, device)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    losses.append(loss.item())
+                    bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
+            finally:
+                if batches is not None:
+                    batches.close()
             if not losses:      # the time limit (or an interrupt) fell between two epochs
                 if stop["flag"]:
                     save_ckpt(epoch)
