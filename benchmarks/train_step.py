@@ -6,8 +6,10 @@ Prints, for each setting, the median milliseconds of one batch of the chunk samp
 (Human3.6M motion through random virtual cameras with detector noise and keypoint
 style) and of one optimiser step of the 81-frame model (256 channels unless --channels) at the default
 batch (64 chunks of 32 output frames), and the training samples (output frames) per
-second of both together. Run it on an idle machine: another process on the two cores
-doubles every figure.
+second of both together, drawn one after the other (as ``poselift train`` does by
+default) and with the next batch drawn in a background thread during the step
+(``prefetch ms``: the median time per step of that loop, ``train --prefetch``). Run it
+on an idle machine: another process on the two cores doubles every figure.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def main() -> int:
 
     from poselift.lift.model import ModelConfig, build_model
     from poselift.train.data import default_data_dir, load_clips
-    from poselift.train.trainer import ChunkSampler, TrainConfig, pose_loss
+    from poselift.train.trainer import BatchPrefetcher, ChunkSampler, TrainConfig, pose_loss
 
     data = default_data_dir()
     if not (data / "h36m-expmap").is_dir():
@@ -66,7 +68,8 @@ def main() -> int:
               f"real-rig share {share:g}")
     batch = sampler.sample(args.batch)
     compiles = [False, True] if args.compile else [False]
-    print(f"{'threads':>7} {'channels':>8} {'dropout':>7} {'compile':>7} {'step ms':>8} {'+batch ms':>9} {'frames/s':>9}")
+    print(f"{'threads':>7} {'channels':>8} {'dropout':>7} {'compile':>7} {'step ms':>8} {'+batch ms':>9} {'frames/s':>9}"
+          f" {'prefetch ms':>11} {'frames/s':>9}")
     for threads in [int(t) for t in args.threads.split(",")]:
         torch.set_num_threads(threads)
         settings = itertools.product([float(d) for d in args.dropout.split(",")], compiles,
@@ -88,7 +91,22 @@ def main() -> int:
                     step_times.append(time.perf_counter() - t)
             step_ms = 1000 * statistics.median(step_times)
             fps = args.batch * args.chunk / ((step_ms + sample_ms) / 1000)
-            print(f"{threads:>7} {ch:>8} {dropout:>7g} {str(comp):>7} {step_ms:>8.1f} {step_ms + sample_ms:>9.1f} {fps:>9.0f}")
+            pre = BatchPrefetcher(lambda: sampler.sample(args.batch), args.steps + 2)
+            pre_times = []
+            pre.next()
+            for i in range(args.steps):
+                t = time.perf_counter()
+                b = pre.next()
+                loss = pose_loss(fwd(b["inputs"]), b["target"], 1.0)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                pre_times.append(time.perf_counter() - t)
+            pre.close()
+            pre_ms = 1000 * statistics.median(pre_times)
+            pre_fps = args.batch * args.chunk / (pre_ms / 1000)
+            print(f"{threads:>7} {ch:>8} {dropout:>7g} {str(comp):>7} {step_ms:>8.1f} {step_ms + sample_ms:>9.1f} {fps:>9.0f}"
+                  f" {pre_ms:>11.1f} {pre_fps:>9.0f}")
     return 0
 
 

@@ -97,9 +97,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--velocity-weight", type=opt.number(float, min=0, max=1000), default=0.0, metavar="W",
                    help="add W x MPJVE (error of frame-to-frame motion) to the pose loss (default: %(default)s)")
     o.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
-    o.add_argument("--no-prefetch", dest="prefetch", action="store_false",
-                   help="draw each batch between steps instead of in a background thread during the step "
-                        "before (same batches either way)")
+    o.add_argument("--prefetch", action="store_true",
+                   help="draw each batch in a background thread during the step before instead of between "
+                        "steps (same batches, same model). For a network on a GPU, whose step leaves the CPU "
+                        "idle; on 2 CPU cores it gains nothing (benchmarks/train_step.py)")
     o.add_argument("-e", "--epochs", type=opt.positive_int, default=20)
     o.add_argument("-b", "--batch-size", type=opt.positive_int, default=64, help="chunks per batch (default: %(default)s)")
     o.add_argument("--chunk", type=opt.positive_int, default=32, help="output frames per chunk (default: %(default)s)")

@@ -86,7 +86,7 @@ class TrainConfig:
     lr_schedule: str = "epoch"    # epoch: lr * lr_decay**epoch | time: exponential in elapsed/time_limit
     lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
     compile: bool = False         # torch.compile the training forward pass
-    prefetch: bool = True         # draw the next batch in a thread while the network trains on this one
+    prefetch: bool = False        # draw the next batch in a thread while the network trains on this one
     leg_length: float = 0.0       # > 0: every clip rescaled to this hip-to-ankle length, metres (see rescale_bodies)
     retarget: str = "none"        # none | h36m: every clip given the Human3.6M skeleton's bone lengths (retarget_bodies)
 
@@ -334,9 +334,11 @@ class BatchPrefetcher:
     """The batches of one epoch, each drawn in a background thread while the network
     trains on the one before.
 
-    Why: drawing a batch is NumPy work on one core (about a third of a step at 32-frame
-    chunks) during which the network's second core would idle. The thread alone uses the
-    samplers, in order, so the batches are exactly the ones a serial loop draws.
+    Why: drawing a batch is NumPy work (about a third of a step at 32-frame chunks on two
+    CPU cores) during which a GPU would idle. On the CPU the thread competes with the
+    network's own threads for the same cores: measured on 2 cores, 64 x 32-frame chunks,
+    380 ms per step either way, hence off by default. The thread alone uses the samplers,
+    in order, so the batches are exactly the ones a serial loop draws.
     :meth:`close` stops it (at the time limit or an interrupt) without waiting for the rest.
     """
 
