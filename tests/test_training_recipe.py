@@ -446,3 +446,46 @@ def test_training_with_and_without_prefetch_gives_the_same_model(tmp_path):
         outs.append(load_poselift_network(path, backend="torch")[0].state_dict())
     for k in outs[0]:
         torch.testing.assert_close(outs[0][k], outs[1][k], rtol=0, atol=0, msg=k)
+
+
+def _standing_and_crouching(t_stand: int = 900, t_crouch: int = 100) -> np.ndarray:
+    """One clip: ``t_stand`` frames of a person standing, then ``t_crouch`` crouched
+    (pelvis 0.3 m lower, knees forward), facing a new way every frame."""
+    crouch = STAND.copy()
+    crouch[[0, 1, 4, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], 2] -= 0.3
+    crouch[[2, 5], 1] -= 0.25
+    pos = np.concatenate([np.repeat(STAND[None], t_stand, 0), np.repeat(crouch[None], t_crouch, 0)])
+    a = np.linspace(0, 20, len(pos))
+    c, s = np.cos(a)[:, None], np.sin(a)[:, None]
+    out = pos.copy()
+    out[..., 0], out[..., 1] = c * pos[..., 0] - s * pos[..., 1], s * pos[..., 0] + c * pos[..., 1]
+    return out + np.array([1.0, -2.0, 0.0])
+
+
+def test_heading_free_poses_ignore_where_the_person_faces_and_stands():
+    from poselift.train.trainer import heading_free_poses
+
+    pos = _standing_and_crouching(50, 50)
+    hf = heading_free_poses(pos)
+    np.testing.assert_allclose(hf[:50], np.repeat(hf[:1], 50, 0), atol=1e-9)    # one pose, every heading
+    assert np.allclose(hf[:, 0], 0) and np.all(hf[:, 4, 0] > hf[:, 1, 0])        # hips along +X
+    assert np.abs(hf[0] - hf[-1]).max() > 0.2                                     # two poses stay two
+
+
+@pytest.mark.parametrize("power", [0.0, 1.0])
+def test_pose_balance_draws_rare_poses_more_often(power):
+    from poselift.train.trainer import pose_rarity_weights
+
+    pos = _standing_and_crouching()
+    w = pose_rarity_weights(pos, power, clusters=4)
+    np.testing.assert_allclose(w.mean(), 1.0)
+    if power:
+        np.testing.assert_allclose(w[-100:].mean() / w[:900].mean(), 9.0, rtol=0.01)   # 1/share each
+    else:
+        np.testing.assert_allclose(w, 1.0)
+    s = ChunkSampler([Clip("mix", pos.astype(np.float32), "S1")], TrainConfig(pose_balance=power, chunk=8), 9, 0)
+    win, _ = s.windows(4000, 8 + 9 - 1)
+    out = win[:, 4:12]                                         # the chunks' output frames
+    crouched = (out[..., 0, 2] < STAND[0, 2] - 0.15).mean()
+    expected = 0.5 if power else 0.1                           # half the draws with equal groups
+    assert abs(crouched - expected) < 0.06, crouched

@@ -62,6 +62,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "on the chunks in the detector's style (--style-prob), 0 on joint centres; infer, lift "
                         "and evaluate set it with --keypoint-definition, so one model serves detector 2D and "
                         "mocap-derived 2D without a compromise between them")
+    d.add_argument("--pose-balance", type=opt.number(float, min=0, max=2), default=0.0, metavar="POWER",
+                   help="draw chunks around rare poses more often: frames are grouped by pose (k-means) and "
+                        "weigh (share of their group) ** -POWER, capped at 10x the mean; 0 keeps every frame "
+                        "equal, 1 gives every group the same share (default: %(default)s)")
     d.add_argument("--no-da", dest="augment", action="store_false", help="disable flip augmentation")
     m = p.add_argument_group("model")
     m.add_argument("-arc", "--architecture", default="3,3,3,3", metavar="W1,W2,...",
@@ -163,7 +167,8 @@ def run(args: argparse.Namespace) -> int:
                       keypoint_style=args.keypoint_style, style_prob=args.style_prob,
                       keypoint_definition_input=args.keypoint_definition_input,
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
-                      compile=args.compile, prefetch=args.prefetch, leg_length=args.leg_length,
+                      compile=args.compile, prefetch=args.prefetch, pose_balance=args.pose_balance,
+                      leg_length=args.leg_length,
                       retarget=args.retarget)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)

@@ -87,6 +87,7 @@ class TrainConfig:
     lr_final: float = 0.01        # with --lr-schedule time: final learning rate / initial
     compile: bool = False         # torch.compile the training forward pass
     prefetch: bool = False        # draw the next batch in a thread while the network trains on this one
+    pose_balance: float = 0.0     # > 0: chunks centred on rare poses drawn more often (pose_rarity_weights)
     leg_length: float = 0.0       # > 0: every clip rescaled to this hip-to-ankle length, metres (see rescale_bodies)
     retarget: str = "none"        # none | h36m: every clip given the Human3.6M skeleton's bone lengths (retarget_bodies)
 
@@ -163,6 +164,68 @@ def retarget_bodies(clips: list[Clip], skeleton: str) -> list[Clip]:
     return out
 
 
+def heading_free_poses(positions: np.ndarray) -> np.ndarray:
+    """Root-relative poses ``(T, 17, 3)`` (Z up) turned about the vertical so that the hips
+    point along +X: what a pose is, whichever way the person faces or wherever they stand."""
+    x = np.asarray(positions, np.float64)
+    x = x - x[:, :1]
+    lat = x[:, 4, :2] - x[:, 1, :2]                                    # right hip -> left hip, ground plane
+    a = -np.arctan2(lat[:, 1], lat[:, 0])
+    c, s = np.cos(a)[:, None], np.sin(a)[:, None]
+    out = x.copy()
+    out[..., 0], out[..., 1] = c * x[..., 0] - s * x[..., 1], s * x[..., 0] + c * x[..., 1]
+    return out
+
+
+def pose_rarity_weights(positions: np.ndarray, power: float, clusters: int = 64, seed: int = 0,
+                        sample: int = 20000, cap: float = 10.0) -> np.ndarray:
+    """Per-frame sampling weights ``(T,)`` (mean 1) that favour rare poses.
+
+    Frames are grouped by pose: ``clusters`` centres spread over the poses of ``sample``
+    frames by farthest-point sampling (on :func:`heading_free_poses`), each frame in the
+    group of its nearest centre. Each frame weighs ``(share of its group) ** -power``,
+    capped at ``cap`` times the mean: ``power`` 0 keeps frames equal, 1 gives every group
+    the same share of the chunks, 0.5 is between. The centres are not moved towards the
+    groups' means (k-means would put most of them where most frames are, among the
+    standing poses, and balance little).
+
+    Why: the mocap is mostly people standing and walking; sitting, kneeling, bending and
+    reaching are a few per cent of the frames, and a network trained on too few samples to
+    converge learns the common poses first. Where the shared Human3.6M subject S8 is
+    worst (``purchases``, ``sittingdown``: 87-100 mm against 49-54 mm for walking and
+    directions) the subject sits or bends with the thighs near horizontal.
+    """
+    x = heading_free_poses(positions).reshape(len(positions), -1)
+    rng = np.random.default_rng(seed)
+    fit = x[rng.choice(len(x), size=min(sample, len(x)), replace=False)]
+    chosen = [int(rng.integers(len(fit)))]
+    dist = ((fit - fit[chosen[0]]) ** 2).sum(1)
+    for _ in range(min(clusters, len(fit)) - 1):
+        if dist.max() <= 1e-12:            # every pose already has its centre
+            break
+        chosen.append(int(dist.argmax()))
+        dist = np.minimum(dist, ((fit - fit[chosen[-1]]) ** 2).sum(1))
+    centres = fit[chosen]
+
+    def assign(a: np.ndarray) -> np.ndarray:
+        out = np.empty(len(a), np.int64)
+        for s in range(0, len(a), 50000):
+            b = a[s: s + 50000]
+            d = (b * b).sum(1)[:, None] - 2 * b @ centres.T + (centres * centres).sum(1)[None]
+            out[s: s + 50000] = d.argmin(1)
+        return out
+
+    lab = assign(x)
+    share = np.bincount(lab, minlength=len(centres)) / len(lab)
+    w = share[lab] ** -power
+    for _ in range(20):                    # cap, renormalise, until the cap holds at mean 1
+        w = w / w.mean()
+        if w.max() <= cap * (1 + 1e-6):
+            break
+        w = np.minimum(w, cap)
+    return w
+
+
 def _h36m_virtual(subject: str) -> list[VirtualCamera]:
     cams = []
     for cam in h36m_cameras(subject):
@@ -210,15 +273,31 @@ class ChunkSampler:
             else {}
         self._has_rig = np.array([c.subject in self._h36m_cams for c in clips])
         self._flip = H36M17.flip_permutation()
+        # With pose balance, a chunk is placed around a frame drawn by its pose's rarity.
+        self._frame_p = None
+        if cfg.pose_balance > 0:
+            w = pose_rarity_weights(self.positions, cfg.pose_balance, seed=cfg.seed)
+            self._frame_p = np.cumsum(w) / w.sum()
 
     def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random windows ``(n, length, 17, 3)`` of consecutive frames (edge-padded
         when a clip is shorter) and the clip index of each."""
-        idx = self.rng.choice(len(self.clips), size=n, p=self.p)
-        t = self.lengths[idx]
-        long_enough = t >= length
-        start = np.where(long_enough, self.rng.integers(0, np.maximum(t - length, 0) + 1),
-                         -self.rng.integers(0, np.maximum(length - t, 0) + 1))
+        if self._frame_p is None:
+            idx = self.rng.choice(len(self.clips), size=n, p=self.p)
+            t = self.lengths[idx]
+            long_enough = t >= length
+            start = np.where(long_enough, self.rng.integers(0, np.maximum(t - length, 0) + 1),
+                             -self.rng.integers(0, np.maximum(length - t, 0) + 1))
+        else:
+            g = np.minimum(np.searchsorted(self._frame_p, self.rng.random(n), side="right"), len(self._frame_p) - 1)
+            idx = np.searchsorted(self.starts, g, side="right") - 1
+            t = self.lengths[idx]
+            centre = g - self.starts[idx]
+            # The drawn frame anywhere in the chunk's output frames, the window inside its clip.
+            first_out = self.rf - 1 if self.cfg.causal else self.rf // 2
+            start = centre - first_out - self.rng.integers(0, self.cfg.chunk, size=n)
+            start = np.where(t >= length, np.clip(start, 0, np.maximum(t - length, 0)),
+                             -self.rng.integers(0, np.maximum(length - t, 0) + 1))
         frames = np.clip(start[:, None] + np.arange(length)[None], 0, t[:, None] - 1) + self.starts[idx][:, None]
         return self.positions[frames], idx
 
