@@ -786,8 +786,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     rank_seed = cfg.seed + 100_003 * ctx.rank
     sampler = ChunkSampler(clips, cfg, rf, rank_seed)
     un_sampler = ChunkSampler(unlabeled, cfg, rf, rank_seed + 7) if (cfg.semi_supervised and unlabeled) else None
-    val = ChunkSampler(val_clips or clips, TrainConfig(**{**asdict(cfg), "augment": False}), rf, 999).sample(
-        cfg.val_chunks)
+    # Validation chunks are drawn uniformly (no pose balance): the error of the motion as it is.
+    val = ChunkSampler(val_clips or clips, TrainConfig(**{**asdict(cfg), "augment": False, "pose_balance": 0.0}), rf,
+                       999).sample(cfg.val_chunks)
 
     start_epoch, history, elapsed_before = 0, [], 0.0
     # Every run of a model, resumes included, goes on its card in order.
