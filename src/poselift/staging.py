@@ -206,6 +206,15 @@ def init_worker() -> None:
     _worker["is_worker"] = True
     for s in (signal.SIGINT, signal.SIGTERM):
         signal.signal(s, _worker_signal)
+    # tqdm would make a process-shared lock (a named semaphore) on its first bar; an idle
+    # worker ended by a signal (os._exit) never releases it, and the resource tracker then
+    # prints a "leaked semaphore" warning after the parent's last line. Workers draw no
+    # bars (progress is off in a pool), so a thread lock serves.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
 
 class job:
