@@ -1,0 +1,13 @@
+#!/bin/bash
+# dev runs, session 9: the dev_style.sh control recipe (style 0.75) with longer chunks and fewer of them per
+# batch (same 2048 supervised frames per step; epochs of the same frame count).
+. /work/venv/bin/activate
+export OMP_NUM_THREADS=2
+cd /work/main
+B=${B:-32}; C=${C:-64}; ES=${ES:-6400}
+TAG=${TAG:-dev_balance}
+nice -n -10 poselift train --init default --retarget h36m --h36m-camera-share 0.5 \
+  --dataset all --subjects-val S8 --cameras virtual --noise detector \
+  --keypoint-style blazepose --style-prob 0.75 -arc 3,3,3,3 -ch 256 -drop 0 --pose-balance 0.5 --epoch-size 12800 -b 64 --chunk 32 \
+  -e 100000 -lr 1e-4 --lr-schedule time --lr-final 0.1 --time-limit 10 --velocity-weight 2 --threads 2 \
+  --no-progress -o /work/runs/s9/$TAG.safetensors --checkpoint-dir /work/runs/s9/$TAG.ckpt "$@" >> /work/runs/s9/$TAG.log 2>&1
