@@ -489,3 +489,10 @@ def test_pose_balance_draws_rare_poses_more_often(power):
     crouched = (out[..., 0, 2] < STAND[0, 2] - 0.15).mean()
     expected = 0.5 if power else 0.1                           # half the draws with equal groups
     assert abs(crouched - expected) < 0.06, crouched
+    if power:   # batch-norm calibration samplers reuse the weights instead of regrouping every epoch
+        again = ChunkSampler([Clip("mix", pos.astype(np.float32), "S1")], TrainConfig(pose_balance=power, chunk=8),
+                             9, 1, s.frame_weights)
+        assert again.frame_weights is s.frame_weights
+        with pytest.raises(ValueError, match="frame weights"):
+            ChunkSampler([Clip("mix", pos[:10].astype(np.float32), "S1")], TrainConfig(pose_balance=power), 9, 1,
+                         s.frame_weights)

@@ -256,7 +256,8 @@ class ChunkSampler:
     costs a few per cent of a training step rather than as much as the step itself.
     """
 
-    def __init__(self, clips: list[Clip], cfg: TrainConfig, receptive_field: int, seed: int) -> None:
+    def __init__(self, clips: list[Clip], cfg: TrainConfig, receptive_field: int, seed: int,
+                 frame_weights: np.ndarray | None = None) -> None:
         if not clips:
             raise ValueError("no training clips")
         self.clips = clips
@@ -273,11 +274,15 @@ class ChunkSampler:
             else {}
         self._has_rig = np.array([c.subject in self._h36m_cams for c in clips])
         self._flip = H36M17.flip_permutation()
-        # With pose balance, a chunk is placed around a frame drawn by its pose's rarity.
-        self._frame_p = None
+        # With pose balance, a chunk is placed around a frame drawn by its pose's rarity
+        # (``frame_weights``: the weights of these clips, already computed by another sampler).
+        self.frame_weights = self._frame_p = None
         if cfg.pose_balance > 0:
-            w = pose_rarity_weights(self.positions, cfg.pose_balance, seed=cfg.seed)
-            self._frame_p = np.cumsum(w) / w.sum()
+            w = frame_weights if frame_weights is not None else \
+                pose_rarity_weights(self.positions, cfg.pose_balance, seed=cfg.seed)
+            if len(w) != len(self.positions):
+                raise ValueError(f"{len(w)} frame weights for {len(self.positions)} frames")
+            self.frame_weights, self._frame_p = w, np.cumsum(w) / w.sum()
 
     def windows(self, n: int, length: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` random windows ``(n, length, 17, 3)`` of consecutive frames (edge-padded
@@ -912,9 +917,10 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                     save_ckpt(epoch)
                     raise KeyboardInterrupt
                 break
-            calib = [ChunkSampler(clips, cfg, rf, cfg.seed + 7919 * (epoch + 1))]
+            calib = [ChunkSampler(clips, cfg, rf, cfg.seed + 7919 * (epoch + 1), sampler.frame_weights)]
             if un_sampler is not None and epoch >= cfg.warmup:
-                calib.append(ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7919 * (epoch + 1) + 1))
+                calib.append(ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7919 * (epoch + 1) + 1,
+                                          un_sampler.frame_weights))
             recalibrate_batchnorm([model] + ([traj_model] if traj_model is not None else []), calib,
                                   cfg.bn_calibration_batches, cfg.batch_size, device)
             val_err = evaluate_chunks(model, val, cfg.kind, cfg.input_norm, device)
