@@ -63,9 +63,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "and evaluate set it with --keypoint-definition, so one model serves detector 2D and "
                         "mocap-derived 2D without a compromise between them")
     d.add_argument("--pose-balance", type=opt.number(float, min=0, max=2), default=0.0, metavar="POWER",
-                   help="draw chunks around rare poses more often: frames are grouped by pose (k-means) and "
-                        "weigh (share of their group) ** -POWER, capped at 10x the mean; 0 keeps every frame "
-                        "equal, 1 gives every group the same share (default: %(default)s)")
+                   help="draw chunks around rare poses more often: frames are grouped around 64 poses spread "
+                        "over the pose space (farthest-point sampling) and weigh (share of their group) ** "
+                        "-POWER, capped at 10x the mean; 0 keeps every frame equal, 1 gives every group the same "
+                        "share (default: %(default)s)")
     d.add_argument("--no-da", dest="augment", action="store_false", help="disable flip augmentation")
     m = p.add_argument_group("model")
     m.add_argument("-arc", "--architecture", default="3,3,3,3", metavar="W1,W2,...",
