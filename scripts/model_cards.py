@@ -65,8 +65,10 @@ def main() -> None:
                 f"- kind: {card.get('kind')}; receptive field {rf} frames "
                 f"(filter widths {arch.get('filter_widths')}), {arch.get('channels')} channels, "
                 f"{'causal' if arch.get('causal') else 'symmetric'}; trained at {card.get('fps')} fps",
-                f"- input: {card.get('input_layout')} 2D, `{card.get('input_normalization')}` normalisation; "
-                f"output: {card.get('output_layout')}",
+                f"- input: {card.get('input_layout')} 2D, `{card.get('input_normalization')}` normalisation"
+                + ("; a keypoint-definition feature per joint (`--keypoint-definition`: 1 detector, "
+                   "0 joint centres)" if card.get("keypoint_definition_input") else "")
+                + f"; output: {card.get('output_layout')}",
                 f"- data: {tr.get('dataset')} ({tr.get('train_clips')} clips, {tr.get('train_frames')} frames), "
                 f"validation subjects {tr.get('subjects_val')}",
                 *([f"- recipe: `{tr.get('command')}`"] if len(tr.get("commands") or []) < 2 else
