@@ -95,3 +95,26 @@ def test_lift_command_sets_the_definition(flagged_model, tmp_path):
     r = subprocess.run([sys.executable, "-m", "poselift.cli.main", "lift", str(src), "--model", str(flagged_model),
                         "-o", str(tmp_path / "x.npz"), "--keypoint-definition", "mocap"], capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr and not (tmp_path / "x.npz").exists()
+
+
+@pytest.mark.shared
+def test_evaluate_scores_joint_centre_2d_as_joint_centres_unless_told(flagged_model, shared):
+    """Human3.6M's projected 2D is joint centres: evaluate says so in its JSON, feeds the
+    network that value, and --keypoint-definition detector changes the score."""
+    import json
+
+    data = shared / "data" / "h36m-expmap"
+    if not (data / "S8").is_dir():
+        pytest.skip(f"{data / 'S8'} is absent")
+    res = {}
+    for d in (None, "detector"):
+        args = [sys.executable, "-m", "poselift.cli.main", "evaluate", "--dataset", "h36m-expmap", "--data-dir",
+                str(data), "--subjects", "S8", "--actions", "directions", "--downsample", "25", "--model",
+                str(flagged_model), "--json"] + (["--keypoint-definition", d] if d else [])
+        r = subprocess.run(args, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        res[d or "default"] = json.loads(r.stdout)
+    assert res["default"]["keypoint_definition"] == "joint-centres"
+    assert res["detector"]["keypoint_definition"] == "detector"
+    assert res["default"]["sequences"] == res["detector"]["sequences"] > 0
+    assert abs(res["default"]["mpjpe_mm"] - res["detector"]["mpjpe_mm"]) > 1.0
