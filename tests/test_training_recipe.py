@@ -93,7 +93,7 @@ def test_batches_follow_the_model_to_its_device():
     assert np.isnan(evaluate_chunks(traj, s.sample(8), "trajectory", cfg.input_norm, "meta"))
     # The same step on the CPU gives a finite number (the meta run computed nothing).
     cpu = build_model(ModelConfig(17, 2, 17, [3, 3], False, 0.0, 16))
-    assert np.isfinite(float(batch_loss(cfg, cpu, None, b, None, "cpu")))
+    assert np.isfinite(batch_loss(cfg, cpu, None, b, None, "cpu").item())
 
 
 def test_interrupted_training_keeps_its_last_complete_checkpoint(tmp_path):
