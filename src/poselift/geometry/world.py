@@ -450,6 +450,9 @@ def place_in_world(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarr
         for _ in range(2):
             traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
             frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
+        # The refit can still move the floor by centimetres when few frames stand (a child
+        # bouncing on a bed): the roots are grounded on the floor that is returned.
+        traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
     else:
         frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
     world = frame.apply(poses + traj[:, :, None, :])
