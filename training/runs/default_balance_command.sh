@@ -11,6 +11,11 @@ cd /work/main
 MIN=${MIN:-44.5}
 TAG=${TAG:-default_balance}
 INIT=${INIT:-/work/runs/s11/default_rt.safetensors}
+if [ ! -f "$INIT" ]; then   # the 105.1-min start is the shipped default of commit 64f5152
+  mkdir -p "$(dirname "$INIT")"
+  git show 64f5152:src/poselift/lift/weights/default.safetensors > "$INIT"
+  git show 64f5152:src/poselift/lift/weights/default.json > "${INIT%.safetensors}.json"
+fi
 nice -n -10 poselift train --init $INIT --retarget h36m --h36m-camera-share 0.5 \
   --dataset all --subjects-val S8 --cameras virtual --noise detector \
   --keypoint-style blazepose --style-prob 0.75 -arc 3,3,3,3 -ch 256 -drop 0 --pose-balance 0.5 \
