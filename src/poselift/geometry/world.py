@@ -447,12 +447,13 @@ def place_in_world(poses_3d: np.ndarray, trajectory: np.ndarray, valid: np.ndarr
     if ground:
         smooth = ground_trajectory(poses, traj, valid, None, fps)
         frame = estimate_world_frame(poses + smooth[:, :, None, :], valid, seen, fps)
-        for _ in range(2):
-            traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
-            frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
-        # The refit can still move the floor by centimetres when few frames stand (a child
-        # bouncing on a bed): the roots are grounded on the floor that is returned.
         traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
+        # Each refit is followed by a grounding, so the roots stand on the floor that is
+        # returned: with few standing frames (a child bouncing on a bed) a refit alone
+        # moved the floor by centimetres away from the feet.
+        for _ in range(2):
+            frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
+            traj = ground_trajectory(poses, traj, valid, frame, fps, seen)
     else:
         frame = estimate_world_frame(poses + traj[:, :, None, :], valid, seen, fps)
     world = frame.apply(poses + traj[:, :, None, :])
