@@ -27,7 +27,7 @@ All figures are means over the synchronised frames where the triangulation is re
 
     python benchmarks/multiview.py [--model default,h36m,causal] [--json out.json]
         [--save-triangulation tri.npz] [--cache DIR | --keypoints-from DIR] [--data DIR]
-        [--calibrated-intrinsics] [--trajectory-model NAME_OR_PATH|none]
+        [--calibrated-intrinsics] [--trajectory-model NAME_OR_PATH|none] [--detector-model heavy]
 """
 
 from __future__ import annotations
@@ -73,20 +73,22 @@ def default_cache() -> Path:
     return Path(base) / "poselift-bench" / "multiview"
 
 
-def detect_view(video: Path, cache: Path | None) -> dict[str, np.ndarray]:
+def detect_view(video: Path, cache: Path | None, detector_model: str = "full") -> dict[str, np.ndarray]:
     """Raw 33 BlazePose landmarks of the person ``poselift infer`` would track in ``video``.
 
     Returns ``keypoints (T, 33, 2)`` px, ``scores (T, 33)``, ``valid (T,)``,
     ``world_landmarks (T, 33, 3)`` (MediaPipe's metres, NaN where absent), ``times (T,)`` s,
-    ``width``, ``height``, ``fps``. Cached in ``cache/<stem>_2d.npz`` when a cache is given.
+    ``width``, ``height``, ``fps``. Cached in ``cache/<stem>_2d.npz`` when a cache is given
+    (``<stem>_<model>_2d.npz`` for a landmark model other than infer's default ``full``).
     """
-    path = cache / f"{video.stem}_2d.npz" if cache is not None else None
+    tag = "" if detector_model == "full" else f"_{detector_model}"
+    path = cache / f"{video.stem}{tag}_2d.npz" if cache is not None else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
     from poselift.infer import InferOptions, _effective_fps, detect_video, single_track
 
-    opts = InferOptions(render=False, progress=False)
+    opts = InferOptions(render=False, progress=False, detector_model=detector_model)
     people, times, info = detect_video(video, opts)
     fps = _effective_fps(times, info.fps)
     _, tr = single_track(people, times, opts, (info.width, info.height), fps, source=video)
@@ -351,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default="detector",
                     help="infer's --keypoint-definition for models with that input (default: %(default)s, "
                          "as infer: the 2D is BlazePose's)")
+    ap.add_argument("--detector-model", choices=("lite", "full", "heavy"), default="full",
+                    help="BlazePose landmark model for the 2D of every view, as infer's --detector-model "
+                         "(default: %(default)s, as infer); the triangulation uses the same 2D")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -371,14 +376,15 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = args.keypoints_from or args.cache or default_cache()
     if args.keypoints_from is not None:
-        absent = [v for v in VIEWS if not (args.keypoints_from / f"{v}_2d.npz").is_file()]
+        tag = "" if args.detector_model == "full" else f"_{args.detector_model}"
+        absent = [v for v in VIEWS if not (args.keypoints_from / f"{v}{tag}_2d.npz").is_file()]
         if absent:
-            print(f"error: {args.keypoints_from}: no {absent[0]}_2d.npz", file=sys.stderr)
+            print(f"error: {args.keypoints_from}: no {absent[0]}{tag}_2d.npz", file=sys.stderr)
             return 1
     views = []
     for vid in videos:
         print(f"2D {vid.name} ...", end=" ", flush=True)
-        views.append(detect_view(vid, cache))
+        views.append(detect_view(vid, cache, args.detector_model))
         print(f"{int(views[-1]['valid'].sum())}/{len(views[-1]['valid'])} frames, "
               f"{views[-1]['width']}x{views[-1]['height']}", flush=True)
     T = min(len(v["valid"]) for v in views)
@@ -474,7 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         "image_size_convention_scores_px": conv, "distortion_check_px": dist, "reprojection_median_px": med_used,
         "reprojection_median_all_views_px": med_all, "reprojection_median_33_px": med33,
         "wholebody_swaps_before_triangulation": {v: int(n) for v, n in zip(VIEWS, flips.sum(0))},
-        "mediapipe_lr_flips": lr_counts, "up_axis": "+Z", "calibrated_intrinsics": bool(args.calibrated_intrinsics),
+        "mediapipe_lr_flips": lr_counts, "detector_model": args.detector_model, "up_axis": "+Z", "calibrated_intrinsics": bool(args.calibrated_intrinsics),
         "models": {},
     }
     if args.save_triangulation is not None:
