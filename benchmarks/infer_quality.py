@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ from poselift.geometry.skeletons import H36M17, bone_lengths, convert  # noqa: E
 from poselift.geometry.world import feet_in_view, foot_contact_metrics  # noqa: E402
 from poselift.infer import (InferOptions, _effective_fps, detect_video, multi_tracks, resolve_focal,  # noqa: E402
                             single_track)
-from poselift.lift.pipeline import lift_tracks  # noqa: E402
+from poselift.lift.pipeline import lift_with_options  # noqa: E402
 from poselift.lift.weights import load_model  # noqa: E402
 
 
@@ -85,23 +86,27 @@ def feet(res, fps: float) -> dict[str, list[dict[str, float]]]:
     return out
 
 
-def measure(video: Path, model: str, multi: bool = False, feet_only: bool = False) -> dict:
-    opts = InferOptions(model=model, render=False, progress=False, multi_person=multi)
+def measure(video: Path, model: str, multi: bool = False, feet_only: bool = False,
+            detector_model: str = "full") -> dict:
+    opts = InferOptions(model=model, render=False, progress=False, multi_person=multi,
+                        detector_model=detector_model)
     people, times, info = detect_video(video, opts)
     fps = _effective_fps(times, info.fps)
     lm = load_model(model)
     focal = resolve_focal(opts, info.width, info.height)
+    # infer's own lifting options (left/right repair, bone proportions, keypoint
+    # definition...), so the figures are those of what infer writes.
+    lift_opts = replace(opts.options().lift, root_relative=True, trajectory=True)
     if multi:
         tracks, _ = multi_tracks(people, times, opts, (info.width, info.height), fps, source=video)
-        res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True,
-                          geometric_trajectory=True)
+        res = lift_with_options(lm, tracks, lift_opts, focal_px=focal, source=video)
         return {"fps": fps, "feet": feet(res, fps)}
     tracks, tr = single_track(people, times, opts, (info.width, info.height), fps, source=video)
-    res = lift_tracks(lm, tracks, root_relative=True, focal_px=focal, fixed_bones=True, geometric_trajectory=True)
+    res = lift_with_options(lm, tracks, lift_opts, focal_px=focal, source=video)
     out = {"fps": fps, "feet": feet(res, fps)}
     if feet_only:
         return out
-    raw = lift_tracks(lm, tracks, root_relative=True, focal_px=focal)
+    raw = lift_with_options(lm, tracks, replace(lift_opts, fixed_bones=False), focal_px=focal, source=video)
     mp = np.full((len(times), 17, 3), np.nan)
     for t, (ps, k) in enumerate(zip(people, tr.chosen)):
         if k >= 0 and ps[k].world_landmarks is not None:
@@ -122,12 +127,14 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--multi-person", action="store_true", help="every person (feet table only)")
     ap.add_argument("--feet-only", action="store_true", help="only the feet table")
+    ap.add_argument("--detector-model", default="full", choices=("lite", "full", "heavy"),
+                    help="BlazePose landmark model (as infer --detector-model)")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or sorted((shared_dir() / "videos").glob("*.mp4"))
     results = {}
     for v in videos:
         try:
-            results[v] = measure(v, args.model, args.multi_person, args.feet_only)
+            results[v] = measure(v, args.model, args.multi_person, args.feet_only, args.detector_model)
         except PoseliftError as exc:
             print(f"{v.name:<40} skipped: {exc}")
     if not (args.multi_person or args.feet_only):

@@ -122,3 +122,61 @@ def test_repair_works_in_the_detector_layout_and_keeps_gaps():
     np.testing.assert_allclose(fixed[valid], kp[valid], atol=1e-3)
     assert np.isnan(fixed[~valid]).all()
     assert report.limbs["arm"].tolist().count(True) == 1 and report.limbs["arm"][10]
+
+
+
+LEFT_LEG, RIGHT_LEG = [5, 6], [2, 3]         # knee, ankle (H36M-17)
+
+
+def _separation(kp: np.ndarray, left, right) -> np.ndarray:
+    """Per frame, the smallest image distance between a left joint and its right twin."""
+    return np.linalg.norm(kp[:, left] - kp[:, right], axis=-1).min(-1)
+
+
+def _apart_window(sep: np.ndarray, length: int, min_px: float) -> tuple[int, int]:
+    """The first frames ``[a, a + length)`` with the two limbs at least ``min_px`` apart
+    from 3 frames before to 3 after: a swap there is visible at both ends and inside (where
+    the limbs overlap, no 2D rule can tell the labels apart)."""
+    for a in range(3, len(sep) - length - 3):
+        if sep[a - 3:a + length + 3].min() >= min_px:
+            return a, a + length
+    pytest.skip(f"no {length}-frame window with the limbs {min_px} px apart in this 2D")
+
+
+def test_long_limb_swap_at_the_start_of_a_track_is_repaired(taiji_2d):
+    """A track whose first 20 frames have the legs' labels swapped, then corrected with a
+    jump: the labelling the detector keeps for most of the track wins."""
+    kp, sc, *_ = taiji_2d
+    a, b = _apart_window(_separation(kp, LEFT_LEG, RIGHT_LEG), 20, 25)
+    valid = np.arange(len(kp)) >= a                 # the track starts at a
+    swapped = _swap(kp, list(range(a, b)), LEFT_LEG, RIGHT_LEG)
+    fixed, _, report = repair_left_right(swapped, sc, valid, "h36m17")
+    np.testing.assert_allclose(fixed[valid], kp[valid], atol=1e-4)
+    assert np.flatnonzero(report.limbs["leg"]).tolist() == list(range(a, b))
+
+
+def test_long_limb_swap_confirmed_at_both_ends_is_repaired(taiji_2d):
+    """30 frames of swapped arms, entered and left with a jump across the body."""
+    kp, sc, *_ = taiji_2d
+    a, b = _apart_window(_separation(kp, LEFT_ARM, RIGHT_ARM), 30, 25)
+    swapped = _swap(kp, list(range(a, b)), LEFT_ARM, RIGHT_ARM)
+    fixed, _, report = repair_left_right(swapped, sc, np.ones(len(kp), bool), "h36m17")
+    np.testing.assert_allclose(fixed, kp, atol=1e-4)
+    assert np.flatnonzero(report.limbs["arm"]).tolist() == list(range(a, b))
+
+
+def test_long_relabelling_the_detector_does_not_confirm_is_left_as_detected(taiji_2d):
+    """Legs labelled the other way from a jump until a frame where the two legs overlap:
+    the detector never jumps back, so only the continuity pass says the run is wrong,
+    and a run that long is left as detected (short ones are still relabelled)."""
+    kp, sc, *_ = taiji_2d
+    sep = _separation(kp, LEFT_LEG, RIGHT_LEG)
+    a, _ = _apart_window(sep, 1, 25)
+    overlap = np.flatnonzero(sep[a + 20:] < 8)
+    if not len(overlap):
+        pytest.skip("the legs never overlap 20 frames after the swap in this 2D")
+    b = a + 20 + int(overlap[0])
+    swapped = _swap(kp, list(range(a, b)), LEFT_LEG, RIGHT_LEG)
+    fixed, _, report = repair_left_right(swapped, sc, np.ones(len(kp), bool), "h36m17", max_limb_frames=12)
+    np.testing.assert_allclose(fixed[a:b], swapped[a:b], atol=1e-4)
+    assert not report.limbs["leg"][a:b].any()

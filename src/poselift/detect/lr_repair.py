@@ -26,9 +26,14 @@ Rule (applied per person and per run of consecutive detected frames):
    the paired joints): flips are the detector's exceptions, not its rule.
 3. *Limbs.* The same continuity test per limb (an arm: elbow, wrist and hand points; a
    leg: knee, ankle and foot points, each tested with and without the shoulder or hip)
-   against the repaired previous frame. A limb swap lasting longer than ``max_limb_frames``
-   is left as detected: such long runs are more often true crossings (legs passing each
-   other side-on) than detector errors.
+   against the repaired previous frame, run twice: from the detector's labelling of the
+   run's first frame and from its swap (the detector can be wrong from the first frame).
+   The pass that agrees with the detector in more frames (weighted by the limb's
+   scores) is kept, as in step 2. A relabelled stretch longer than ``max_limb_frames``
+   stands only when the detector's own labels jump across the body at each of its ends
+   inside the track (its swap in, its swap back): where the two limbs overlap in the
+   image (legs passing side-on) the pass cannot tell them apart, may carry the wrong
+   labelling on, and the detector is trusted instead.
 
 The repair only relabels detected points; it never moves or invents one.
 """
@@ -129,9 +134,41 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)))
 
 
+def _differs(k: np.ndarray, orig: np.ndarray) -> np.ndarray:
+    """Frames whose labels differ from the detector's, ``(T,)`` bool."""
+    return ~np.isclose(np.nan_to_num(k, nan=-1e9), np.nan_to_num(orig, nan=-1e9)).all(axis=(1, 2))
+
+
+def _detector_jumps(orig: np.ndarray, i: int, pair_sets: tuple[list[tuple[int, int]], ...], size: float,
+                    ratio: float, min_gain: float) -> bool:
+    """The detector's own labels of frame ``i`` are swapped against its last frames."""
+    ref = _reference(orig, 0, i)
+    return any(_flip_needed(*_pair_cost(orig[i], ref, pairs), size, ratio, min_gain) for pairs in pair_sets)
+
+
+def _limb_pass(kp: np.ndarray, sc: np.ndarray, pair_sets: tuple[list[tuple[int, int]], ...], size: float,
+               ratio: float, min_gain: float, start_swapped: bool) -> tuple[np.ndarray, np.ndarray]:
+    """One continuity pass of a limb over one run (frames ``kp[0..]``), starting from the
+    detector's labelling of the first frame or from its swap."""
+    k, c = kp.copy(), sc.copy()
+    if start_swapped:
+        k[0] = _swap(k[0][None], pair_sets[0])[0]
+        c[0] = _swap(c[0][None, :, None], pair_sets[0])[0, :, 0]
+    for i in range(1, len(k)):
+        ref = _reference(k, 0, i)
+        for pairs in pair_sets:
+            keep, swap = _pair_cost(k[i], ref, pairs)
+            if not _flip_needed(keep, swap, size, ratio, min_gain):
+                continue
+            k[i] = _swap(k[i][None], pairs)[0]
+            c[i] = _swap(c[i][None, :, None], pairs)[0, :, 0]
+            break
+    return k, c
+
+
 def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarray, layout: str | Skeleton, *,
                       ratio: float = 0.5, min_gain: float = 0.1,
-                      max_limb_frames: int = 12) -> tuple[np.ndarray, np.ndarray, RepairReport]:
+                      max_limb_frames: int = 12, limb_majority: bool = True) -> tuple[np.ndarray, np.ndarray, RepairReport]:
     """Undo a detector's left/right label flips in one person's 2D track (see module doc).
 
     Args:
@@ -142,7 +179,10 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
         ratio, min_gain: a swap is taken when it brings the paired joints closer than
             ``ratio`` x their kept distance to the previous frame, saving more than
             ``min_gain`` x the person's 2D size per joint.
-        max_limb_frames: limb swaps longer than this are left as detected.
+        max_limb_frames: a limb relabelling longer than this needs the detector's own
+            jump at both ends (see module doc).
+        limb_majority: run the limb pass from both labellings of the first frame and keep
+            the one closer to the detector (False: from the detector's first frame only).
     Returns:
         Repaired ``keypoints`` and ``scores`` (new arrays) and a :class:`RepairReport`.
     """
@@ -180,25 +220,30 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
             sc[s:e] = _swap(sc[s:e][..., None], body_pairs)[..., 0]
             flipped = ~flipped
         report.body[s:e] = flipped
-        # 3. Short limb swaps.
+        # 3. Limb swaps, per limb: continuity from both labellings of the run's first
+        # frame, keeping the one that agrees with the detector in most frames.
         for name, (distal, with_prox) in limbs.items():
-            orig = kp[s:e].copy()
-            osc = sc[s:e].copy()
-            for i in range(s + 1, e):
-                ref = _reference(kp, s, i)
-                for pairs in (distal, with_prox):
-                    keep, swap = _pair_cost(kp[i], ref, pairs)
-                    if _flip_needed(keep, swap, size, ratio, min_gain):
-                        kp[i] = _swap(kp[i][None], pairs)[0]
-                        sc[i] = _swap(sc[i][None, :, None], pairs)[0, :, 0]
-                        break
-            # A swap sticks until a later frame swaps back; find the runs whose labels
-            # now differ from the detector's and undo the long ones.
-            differs = ~np.isclose(np.nan_to_num(kp[s:e], nan=-1e9), np.nan_to_num(orig, nan=-1e9)).all(axis=(1, 2))
+            orig, osc = kp[s:e].copy(), sc[s:e].copy()
+            w = np.nan_to_num(osc[:, [j for p in distal for j in p]]).mean(axis=1) + 1e-6
+            best = None
+            for start_swapped in ((False, True) if limb_majority else (False,)):
+                k, c = _limb_pass(orig, osc, (distal, with_prox), size, ratio, min_gain, start_swapped)
+                differs = _differs(k, orig)
+                agree = float((w * ~differs).sum())
+                if best is None or agree > best[0]:
+                    best = (agree, k, c, differs)
+            _, k, c, differs = best
+            # A long run that differs from the detector stands only where the detector's
+            # own labels jump across the body at each of its ends inside the track; else
+            # it is the continuity pass that lost the limbs (fast legs passing each other,
+            # a limb out of sight) and the detector is trusted.
             for a, b in _runs(differs):
-                if b - a > max_limb_frames:
-                    kp[s + a: s + b] = orig[a:b]
-                    sc[s + a: s + b] = osc[a:b]
+                if b - a > max_limb_frames and not all(
+                        _detector_jumps(orig, i, (distal, with_prox), size, ratio, min_gain)
+                        for i in (a, b) if 0 < i < len(orig)):
+                    k[a:b] = orig[a:b]
+                    c[a:b] = osc[a:b]
                     differs[a:b] = False
+            kp[s:e], sc[s:e] = k, c
             report.limbs[name][s:e] = differs
     return kp.astype(np.float32), sc.astype(np.float32), report
