@@ -87,7 +87,7 @@ def feet(res, fps: float) -> dict[str, list[dict[str, float]]]:
 
 
 def measure(video: Path, model: str, multi: bool = False, feet_only: bool = False,
-            detector_model: str = "full") -> dict:
+            detector_model: str = "auto") -> dict:
     opts = InferOptions(model=model, render=False, progress=False, multi_person=multi,
                         detector_model=detector_model)
     people, times, info = detect_video(video, opts)
@@ -127,8 +127,8 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--multi-person", action="store_true", help="every person (feet table only)")
     ap.add_argument("--feet-only", action="store_true", help="only the feet table")
-    ap.add_argument("--detector-model", default="full", choices=("lite", "full", "heavy"),
-                    help="BlazePose landmark model (as infer --detector-model)")
+    ap.add_argument("--detector-model", default="auto", choices=("auto", "lite", "full", "heavy"),
+                    help="BlazePose landmark model (as infer --detector-model; default %(default)s: heavy)")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or sorted((shared_dir() / "videos").glob("*.mp4"))
     results = {}

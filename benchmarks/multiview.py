@@ -27,7 +27,7 @@ All figures are means over the synchronised frames where the triangulation is re
 
     python benchmarks/multiview.py [--model default,h36m,causal] [--json out.json]
         [--save-triangulation tri.npz] [--cache DIR | --keypoints-from DIR] [--data DIR]
-        [--calibrated-intrinsics] [--trajectory-model NAME_OR_PATH|none] [--detector-model heavy]
+        [--calibrated-intrinsics] [--trajectory-model NAME_OR_PATH|none] [--detector-model full]
 """
 
 from __future__ import annotations
@@ -73,14 +73,18 @@ def default_cache() -> Path:
     return Path(base) / "poselift-bench" / "multiview"
 
 
-def detect_view(video: Path, cache: Path | None, detector_model: str = "full") -> dict[str, np.ndarray]:
+def detect_view(video: Path, cache: Path | None, detector_model: str = "auto") -> dict[str, np.ndarray]:
     """Raw 33 BlazePose landmarks of the person ``poselift infer`` would track in ``video``.
 
     Returns ``keypoints (T, 33, 2)`` px, ``scores (T, 33)``, ``valid (T,)``,
     ``world_landmarks (T, 33, 3)`` (MediaPipe's metres, NaN where absent), ``times (T,)`` s,
     ``width``, ``height``, ``fps``. Cached in ``cache/<stem>_2d.npz`` when a cache is given
-    (``<stem>_<model>_2d.npz`` for a landmark model other than infer's default ``full``).
+    (``<stem>_<model>_2d.npz`` for a landmark model other than ``full``, so caches written
+    before ``auto`` picked heavy stay valid).
     """
+    from poselift.options import DetectOptions
+
+    detector_model = DetectOptions(model=detector_model).landmark_model
     tag = "" if detector_model == "full" else f"_{detector_model}"
     path = cache / f"{video.stem}{tag}_2d.npz" if cache is not None else None
     if path is not None and path.is_file():
@@ -353,12 +357,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default="detector",
                     help="infer's --keypoint-definition for models with that input (default: %(default)s, "
                          "as infer: the 2D is BlazePose's)")
-    ap.add_argument("--detector-model", choices=("lite", "full", "heavy"), default="full",
+    ap.add_argument("--detector-model", choices=("auto", "lite", "full", "heavy"), default="auto",
                     help="BlazePose landmark model for the 2D of every view, as infer's --detector-model "
-                         "(default: %(default)s, as infer); the triangulation uses the same 2D")
+                         "(default: %(default)s, as infer: heavy); the triangulation uses the same 2D")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
+    from poselift.options import DetectOptions
+
+    args.detector_model = DetectOptions(model=args.detector_model).landmark_model
 
     data = args.data or shared_dir() / "data" / "multiview" / "pose2sim-single"
     videos = [data / f"{v}.mp4" for v in VIEWS]

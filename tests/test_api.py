@@ -122,6 +122,21 @@ def test_defaults_live_in_the_stage_options():
     assert InferOptions.from_options(custom, progress=False).options() == custom
 
 
+def test_auto_landmark_model_is_heavy_except_for_mediapipe():
+    """``--detector-model auto`` (the default) runs heavy, or full for MediaPipe's graph
+    (the only model its wheel ships); a named model is used as given."""
+    from poselift.api import _make_detector
+
+    assert DetectOptions().model == "auto" and DetectOptions().landmark_model == "heavy"
+    assert DetectOptions(detector="mediapipe").landmark_model == "full"
+    assert DetectOptions(model="lite", detector="mediapipe").landmark_model == "lite"
+    det = _make_detector(DetectOptions(), TrackOptions())
+    try:
+        assert det.model == "heavy"
+    finally:
+        det.close()
+
+
 def test_cli_flags_build_the_option_objects():
     from poselift.cli.infer_cmd import pipeline_options
     from poselift.cli.main import build_parser

@@ -312,9 +312,9 @@ def _make_detector(detect: DetectOptions, track: TrackOptions):
         # find everyone. Room for two extra crops so a transient false person
         # never crowds out a real one before the tracker drops it.
         cap = track.max_people + 2 if track.max_people else None
-        return get_detector("blazepose-multi", model=detect.model, max_people=cap)
+        return get_detector("blazepose-multi", model=detect.landmark_model, max_people=cap)
     if blazepose:
-        return get_detector(detect.detector, model=detect.model)
+        return get_detector(detect.detector, model=detect.landmark_model)
     return get_detector(detect.detector)
 
 

@@ -32,7 +32,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "mediapipe (MediaPipe's own pose graph, needs the mediapipe extra) (default: %(default)s)")
     g.add_argument("--detector-model", default=D.model, choices=list(DETECTOR_MODELS),
                    help="BlazePose landmark model, all three shipped: lite (fastest), full, heavy (most "
-                        "accurate, slowest); --detector mediapipe has only full (default: %(default)s)")
+                        "accurate, slowest); auto: heavy, or full with --detector mediapipe (its only "
+                        "model) (default: %(default)s)")
     g.add_argument("--keypoints", default=None, metavar="FILE",
                    help="skip detection and use precomputed 2D: VideoPose3D/Detectron2 per-video npz, "
                         "VideoPose3D custom-dataset npz, COCO keypoint JSON, OpenPose JSON folder or "
