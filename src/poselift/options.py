@@ -128,7 +128,8 @@ class DetectOptions:
         Heavy is the default because it gets left and right right more often: on the
         shared four-view recording it labels the man seen from behind correctly where
         full swaps his sides for 34 of 100 frames, and ``infer``'s 3D is steadier with it
-        on the shared clips. It costs about 1.7x the detection time of full.
+        on the shared clips. ``infer`` takes about 1.75x as long with it (24.2 s against
+        13.8 s for 338 frames on 2 cores).
         """
         if self.model != "auto":
             return self.model
