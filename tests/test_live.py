@@ -217,10 +217,11 @@ def test_cli_live_matches_cli_infer_and_lines_follow_the_contract(shared, tmp_pa
     assert all(r["valid"] for r in recs[5:])
     world = [r["joints_world"] is not None for r in recs]
     assert not any(world[:29]) and all(world[30:]), "joints_world null until 2 s of valid frames"
-    # infer on the same clip cut after frame n-1: its last frame is live's last line.
+    # infer on the same clip cut after frame n-1, with live's landmark model (full; infer's
+    # default is heavy): its last frame is live's last line.
     end = recs[-1]["time_s"] + 0.5 / 15
     inf = _poselift("infer", str(clip), "--model", "causal", "--free-bones", "--no-render", "--end", f"{end:.6f}",
-                    "-o", str(tmp_path))
+                    "--detector-model", "full", "-o", str(tmp_path))
     assert inf.returncode == 0, inf.stderr
     with np.load(tmp_path / "taiji_seed.npz") as z:
         assert z["poses_3d"].shape[1] == n
