@@ -49,6 +49,7 @@ from poselift.infer import (InferOptions, _effective_fps, detect_video, multi_tr
                             single_track)
 from poselift.lift.pipeline import lift_with_options  # noqa: E402
 from poselift.lift.weights import load_model  # noqa: E402
+from poselift.options import DETECTOR_MODELS  # noqa: E402
 
 
 def bone_cv(poses: np.ndarray) -> float:
@@ -127,7 +128,7 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("--multi-person", action="store_true", help="every person (feet table only)")
     ap.add_argument("--feet-only", action="store_true", help="only the feet table")
-    ap.add_argument("--detector-model", default="auto", choices=("auto", "lite", "full", "heavy"),
+    ap.add_argument("--detector-model", default="auto", choices=DETECTOR_MODELS,
                     help="BlazePose landmark model (as infer --detector-model; default %(default)s: heavy)")
     args = ap.parse_args()
     videos = [Path(v) for v in args.videos] or sorted((shared_dir() / "videos").glob("*.mp4"))

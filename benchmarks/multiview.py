@@ -53,6 +53,7 @@ from poselift.geometry.skeletons import BLAZEPOSE33, H36M17, bone_lengths, conve
 from poselift.geometry.triangulation import (project_points, reprojection_errors, triangulate_dlt,  # noqa: E402
                                                triangulate_robust)  # noqa: E402
 from poselift.io.calibration import CalibratedCamera, read_qca  # noqa: E402
+from poselift.options import DETECTOR_MODELS, DetectOptions  # noqa: E402
 
 VIEWS = ("cam01", "cam02", "cam03", "cam04")
 UP = np.array([0.0, 0.0, 1.0])  # Qualisys lab: Z up (checked at run time)
@@ -73,20 +74,23 @@ def default_cache() -> Path:
     return Path(base) / "poselift-bench" / "multiview"
 
 
+def cache_name(view: str, detector_model: str) -> str:
+    """``<view>_2d.npz``, or ``<view>_<model>_2d.npz`` for a landmark model other than
+    ``full`` (``auto`` resolved as infer does), so caches written before ``auto`` picked
+    heavy stay valid."""
+    model = DetectOptions(model=detector_model).landmark_model
+    return f"{view}_2d.npz" if model == "full" else f"{view}_{model}_2d.npz"
+
+
 def detect_view(video: Path, cache: Path | None, detector_model: str = "auto") -> dict[str, np.ndarray]:
     """Raw 33 BlazePose landmarks of the person ``poselift infer`` would track in ``video``.
 
     Returns ``keypoints (T, 33, 2)`` px, ``scores (T, 33)``, ``valid (T,)``,
     ``world_landmarks (T, 33, 3)`` (MediaPipe's metres, NaN where absent), ``times (T,)`` s,
     ``width``, ``height``, ``fps``. Cached in ``cache/<stem>_2d.npz`` when a cache is given
-    (``<stem>_<model>_2d.npz`` for a landmark model other than ``full``, so caches written
-    before ``auto`` picked heavy stay valid).
+    (:func:`cache_name`).
     """
-    from poselift.options import DetectOptions
-
-    detector_model = DetectOptions(model=detector_model).landmark_model
-    tag = "" if detector_model == "full" else f"_{detector_model}"
-    path = cache / f"{video.stem}{tag}_2d.npz" if cache is not None else None
+    path = cache / cache_name(video.stem, detector_model) if cache is not None else None
     if path is not None and path.is_file():
         with np.load(path) as z:
             return {k: z[k] for k in z.files}
@@ -357,14 +361,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keypoint-definition", choices=("detector", "joint-centres"), default="detector",
                     help="infer's --keypoint-definition for models with that input (default: %(default)s, "
                          "as infer: the 2D is BlazePose's)")
-    ap.add_argument("--detector-model", choices=("auto", "lite", "full", "heavy"), default="auto",
+    ap.add_argument("--detector-model", choices=DETECTOR_MODELS, default="auto",
                     help="BlazePose landmark model for the 2D of every view, as infer's --detector-model "
                          "(default: %(default)s, as infer: heavy); the triangulation uses the same 2D")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--save-triangulation", type=Path, default=None)
     args = ap.parse_args(argv)
-    from poselift.options import DetectOptions
-
     args.detector_model = DetectOptions(model=args.detector_model).landmark_model
 
     data = args.data or shared_dir() / "data" / "multiview" / "pose2sim-single"
@@ -383,10 +385,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cache = args.keypoints_from or args.cache or default_cache()
     if args.keypoints_from is not None:
-        tag = "" if args.detector_model == "full" else f"_{args.detector_model}"
-        absent = [v for v in VIEWS if not (args.keypoints_from / f"{v}{tag}_2d.npz").is_file()]
+        absent = [v for v in VIEWS if not (args.keypoints_from / cache_name(v, args.detector_model)).is_file()]
         if absent:
-            print(f"error: {args.keypoints_from}: no {absent[0]}{tag}_2d.npz", file=sys.stderr)
+            print(f"error: {args.keypoints_from}: no {cache_name(absent[0], args.detector_model)}", file=sys.stderr)
             return 1
     views = []
     for vid in videos:

@@ -146,10 +146,12 @@ def _detector_jumps(orig: np.ndarray, i: int, pair_sets: tuple[list[tuple[int, i
     return any(_flip_needed(*_pair_cost(orig[i], ref, pairs), size, ratio, min_gain) for pairs in pair_sets)
 
 
-def _limb_pass(kp: np.ndarray, sc: np.ndarray, pair_sets: tuple[list[tuple[int, int]], ...], size: float,
-               ratio: float, min_gain: float, start_swapped: bool) -> tuple[np.ndarray, np.ndarray]:
-    """One continuity pass of a limb over one run (frames ``kp[0..]``), starting from the
-    detector's labelling of the first frame or from its swap."""
+def _continuity_pass(kp: np.ndarray, sc: np.ndarray, pair_sets: tuple[list[tuple[int, int]], ...], size: float,
+                     ratio: float, min_gain: float, start_swapped: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """One continuity pass over one run (frames ``kp[0..]``): each frame takes the first of
+    ``pair_sets`` whose swap brings it much closer to the (repaired) last frames. Later
+    frames are compared with the repaired ones, so every decision is relative to one
+    labelling for the whole run: the detector's of the first frame, or its swap."""
     k, c = kp.copy(), sc.copy()
     if start_swapped:
         k[0] = _swap(k[0][None], pair_sets[0])[0]
@@ -204,15 +206,9 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
     for s, e in _runs(np.asarray(valid, bool)):
         size = _size(kp[s:e])
         # 1. Whole-body continuity.
-        flipped = np.zeros(e - s, bool)
-        for i in range(s + 1, e):
-            keep, swap = _pair_cost(kp[i], _reference(kp, s, i), body_pairs)
-            if _flip_needed(keep, swap, size, ratio, min_gain):
-                kp[i] = _swap(kp[i][None], body_pairs)[0]
-                sc[i] = _swap(sc[i][None, :, None], body_pairs)[0, :, 0]
-                # Later frames are compared with this repaired one, so each frame's
-                # decision is relative to one labelling for the whole run.
-                flipped[i - s] = True
+        detected = kp[s:e].copy()
+        kp[s:e], sc[s:e] = _continuity_pass(detected, sc[s:e], (body_pairs,), size, ratio, min_gain)
+        flipped = _differs(kp[s:e], detected)
         # 2. Majority: keep the labelling the detector used most (score-weighted).
         w = np.nan_to_num(sc[s:e][:, paired]).mean(axis=1) + 1e-6
         if (w * flipped).sum() > (w * ~flipped).sum():
@@ -227,7 +223,7 @@ def repair_left_right(keypoints: np.ndarray, scores: np.ndarray, valid: np.ndarr
             w = np.nan_to_num(osc[:, [j for p in distal for j in p]]).mean(axis=1) + 1e-6
             best = None
             for start_swapped in ((False, True) if limb_majority else (False,)):
-                k, c = _limb_pass(orig, osc, (distal, with_prox), size, ratio, min_gain, start_swapped)
+                k, c = _continuity_pass(orig, osc, (distal, with_prox), size, ratio, min_gain, start_swapped)
                 differs = _differs(k, orig)
                 agree = float((w * ~differs).sum())
                 if best is None or agree > best[0]:
