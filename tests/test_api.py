@@ -137,6 +137,30 @@ def test_auto_landmark_model_is_heavy_except_for_mediapipe():
         det.close()
 
 
+def test_trajectory_network_is_an_option():
+    """The shipped ``default`` names no trajectory network (the geometric root solve wins on
+    real footage with infer's 2D); ``trajectory_model`` / ``--trajectory-model`` attaches
+    one, and ``none`` forces the geometric solve."""
+    from poselift.cli.infer_cmd import pipeline_options
+    from poselift.cli.main import build_parser
+    from poselift.lift.pipeline import load_lift_model
+
+    assert LiftOptions().trajectory_model == "auto"
+    assert LiftOptions(trajectory_model="none").trajectory_model is None
+    with pytest.raises(OptionError, match="trajectory_model"):
+        LiftOptions(trajectory_model="")
+    assert load_lift_model(LiftOptions()).model_traj is None
+    lm = load_lift_model(LiftOptions(trajectory_model="trajectory"))
+    assert lm.model_traj is not None and lm.model_traj.num_joints_out == 1
+    assert load_lift_model(LiftOptions(trajectory_model="trajectory"), trajectory=None).model_traj is None
+    for flag, want in (("trajectory", "trajectory"), ("none", None), ("auto", "auto")):
+        args = build_parser().parse_args(["infer", "clip.mp4", "--trajectory-model", flag])
+        assert pipeline_options(args, None, None, ()).lift.trajectory_model == want
+    args = build_parser().parse_args(["lift", "in.npz", "-o", "out.npz", "--trajectory-model", "trajectory"])
+    from poselift.cli.lift_cmd import lift_options
+    assert lift_options(args).trajectory_model == "trajectory"
+
+
 def test_cli_flags_build_the_option_objects():
     from poselift.cli.infer_cmd import pipeline_options
     from poselift.cli.main import build_parser

@@ -105,13 +105,16 @@ def _plausible_keypoints(t: int, seed: int = 0) -> np.ndarray:
 
 
 SHIPPED = sorted(n for n, c in list_models().items() if c.get("kind", "pose") == "pose")
+#: Pose models with every shipped trajectory network attached too (``default`` names none).
+WITH_TRAJECTORY = [("default", n) for n, c in sorted(list_models().items()) if c.get("kind") == "trajectory"]
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_shipped_models_numpy_equals_torch(name):
+@pytest.mark.parametrize("name,traj", [(n, "auto") for n in SHIPPED] + WITH_TRAJECTORY)
+def test_shipped_models_numpy_equals_torch(name, traj):
     kp = _plausible_keypoints(300)
-    a = load_model(name, backend="numpy")
-    b = load_model(name, backend="torch")
+    a = load_model(name, backend="numpy", trajectory=traj)
+    b = load_model(name, backend="torch", trajectory=traj)
+    assert (a.model_traj is None) == (traj == "auto" and not list_models()[name].get("trajectory_model"))
     assert isinstance(a.model_pos, NumpyTemporalModel) and not isinstance(b.model_pos, NumpyTemporalModel)
     ra = lift_sequence(a, kp, 1280, 720, focal_px=1000.0, geometric_trajectory=True)
     rb = lift_sequence(b, kp, 1280, 720, focal_px=1000.0, geometric_trajectory=True)

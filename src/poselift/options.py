@@ -206,9 +206,14 @@ class LiftOptions:
             another detector trained on annotated images; what ``infer`` detects) or
             ``"joint-centres"`` (projected mocap joint centres, e.g. Human3.6M's
             ground-truth 2D) (``--keypoint-definition``).
-        trajectory: solve each root's camera-frame position (the model's trajectory
-            network, else the position that makes the pose project onto the 2D);
-            False leaves ``trajectory`` at zero (``--no-trajectory``).
+        trajectory: solve each root's camera-frame position (the trajectory network,
+            else the position that makes the pose project onto the 2D); False leaves
+            ``trajectory`` at zero (``--no-trajectory``).
+        trajectory_model: the trajectory network: ``"auto"`` the one the pose model's
+            card names (none for the shipped ``default``: on real footage with infer's
+            2D the geometric solve places the root better), a shipped name
+            (``"trajectory"``) or a ``.safetensors`` path; None or ``"none"``: the
+            geometric solve (``--trajectory-model``).
         root_relative: subtract the root joint so it sits at the origin (``infer``
             always; ``lift --root-relative``).
         focal_length: camera focal length in pixels (``--focal-length``); with ``fov``
@@ -228,6 +233,7 @@ class LiftOptions:
     bone_proportions: str = "auto"
     keypoint_definition: str = "detector"
     trajectory: bool = True
+    trajectory_model: str | None = "auto"
     root_relative: bool = True
     focal_length: float | None = None
     fov: float | None = None
@@ -252,6 +258,12 @@ class LiftOptions:
                    f"must be between {_FOV_RANGE[0]:g} and {_FOV_RANGE[1]:g} degrees", self.fov)
         if self.backend is not None:
             _check(self.backend in ("numpy", "torch"), c, "backend", "must be 'numpy' or 'torch'", self.backend)
+        if isinstance(self.trajectory_model, Path):
+            object.__setattr__(self, "trajectory_model", str(self.trajectory_model))
+        if self.trajectory_model == "none":
+            object.__setattr__(self, "trajectory_model", None)
+        _check(self.trajectory_model is None or (isinstance(self.trajectory_model, str) and bool(self.trajectory_model)),
+               c, "trajectory_model", "must be 'auto', a model name or path, or None", self.trajectory_model)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="leave 'trajectory' at zero; by default, without a trajectory network, the root "
                         "position is solved so the 3D pose projects onto the 2D keypoints (needs a "
                         "sensible --focal-length/--fov for metric depth)")
+    m.add_argument("--trajectory-model", default=L.trajectory_model, metavar="NAME_OR_PATH",
+                   help="trajectory network for the root position: auto (the one the model's card names; the "
+                        "shipped default names none, so the root is solved geometrically), a shipped name "
+                        "(trajectory), a .safetensors path, or none (default: %(default)s)")
     m.add_argument("--world", action="store_true",
                    help="also write world-frame joints: poses_world [P,T,17,3] metres, Y up, one floor at Y = 0 "
                         "for everyone (fitted to the lowest feet over time), origin below the first root, and "
@@ -171,6 +175,7 @@ def pipeline_options(args: argparse.Namespace, start: float | None, end: float |
                            score_threshold=args.score_threshold, max_gap=args.max_gap),
         lift=LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, tta=args.tta,
                          lr_repair=args.lr_repair, fixed_bones=args.fixed_bones, trajectory=args.trajectory,
+                         trajectory_model=args.trajectory_model,
                          bone_proportions=args.bone_proportions, keypoint_definition=args.keypoint_definition,
                          focal_length=args.focal_length, fov=args.fov),
         place=PlaceOptions(world=args.world),

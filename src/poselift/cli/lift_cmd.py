@@ -46,6 +46,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(BlazePose, Detectron2 or another detector trained on annotated images) or "
                         "joint-centres (projected mocap joint centres, e.g. Human3.6M ground-truth 2D) "
                         "(default: %(default)s)")
+    p.add_argument("--trajectory-model", default="auto", metavar="NAME_OR_PATH",
+                   help="trajectory network whose raw root positions fill 'trajectory': auto (the one the "
+                        "model's card names; the shipped default names none), a shipped name (trajectory), "
+                        "a .safetensors path, or none (zeros)")
     p.add_argument("--video", default=None, metavar="NAME",
                    help="with a multi-video custom dataset, lift only this video")
     p.add_argument("--root-relative", action="store_true",
@@ -66,7 +70,7 @@ def lift_options(args: argparse.Namespace):
     return LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, dense=args.dense,
                        tta=args.tta, root_relative=args.root_relative, focal_length=args.focal_length,
                        fov=args.fov, fixed_bones=False, lr_repair=False, trajectory=False,
-                       keypoint_definition=args.keypoint_definition)
+                       keypoint_definition=args.keypoint_definition, trajectory_model=args.trajectory_model)
 
 
 def run(args: argparse.Namespace) -> int:

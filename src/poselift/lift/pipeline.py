@@ -194,12 +194,18 @@ def lift_tracks(lm: LiftModel, tracks: Tracks2D, *, tta: bool = True, root_relat
                   has_trajectory=lm.model_traj is not None or geometric_trajectory)
 
 
-def load_lift_model(opts: LiftOptions, *, data_layout: str | None = None, trajectory: str | Path | None = "auto"):
+_FROM_OPTIONS = "from-options"
+
+
+def load_lift_model(opts: LiftOptions, *, data_layout: str | None = None,
+                    trajectory: str | Path | None = _FROM_OPTIONS):
     """The :class:`~poselift.lift.weights.LiftModel` that ``opts`` names (model, layout,
-    causal, dense, backend): the one loader behind ``infer``, ``lift``, ``evaluate`` and
-    :class:`poselift.Pipeline`."""
+    causal, dense, backend, trajectory network): the one loader behind ``infer``,
+    ``lift``, ``evaluate`` and :class:`poselift.Pipeline`. ``trajectory`` overrides
+    ``opts.trajectory_model``."""
+    traj = opts.trajectory_model if trajectory == _FROM_OPTIONS else trajectory
     return load_model(opts.model, causal=opts.causal, input_layout=opts.input_layout, dense=opts.dense,
-                      trajectory=trajectory, data_layout=data_layout, backend=opts.backend)
+                      trajectory=traj, data_layout=data_layout, backend=opts.backend)
 
 
 def lift_with_options(lm: LiftModel, tracks: Tracks2D, opts: LiftOptions, *, focal_px: float | None = None,
