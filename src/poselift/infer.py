@@ -54,7 +54,8 @@ FLAT_FIELDS: dict[str, tuple[str, str]] = {
     "tta": ("lift", "tta"), "fixed_bones": ("lift", "fixed_bones"),
     "bone_proportions": ("lift", "bone_proportions"), "lr_repair": ("lift", "lr_repair"),
     "keypoint_definition": ("lift", "keypoint_definition"),
-    "trajectory": ("lift", "trajectory"), "world": ("place", "world"),
+    "trajectory": ("lift", "trajectory"), "trajectory_model": ("lift", "trajectory_model"),
+    "world": ("place", "world"),
     "detector": ("detect", "detector"), "detector_model": ("detect", "model"),
     "person": ("track", "person"), "multi_person": ("track", "multi_person"),
     "max_people": ("track", "max_people"), "score_threshold": ("track", "score_threshold"),
@@ -93,6 +94,7 @@ class InferOptions:
     keypoint_definition: str = LiftOptions.keypoint_definition
     lr_repair: bool = LiftOptions.lr_repair
     trajectory: bool = LiftOptions.trajectory
+    trajectory_model: str | None = LiftOptions.trajectory_model
     world: bool = PlaceOptions.world
     detector: str = DetectOptions.detector
     detector_model: str = DetectOptions.model
