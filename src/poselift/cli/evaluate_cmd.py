@@ -81,13 +81,12 @@ def run(args: argparse.Namespace) -> int:
 
     subjects = [s.strip() for s in args.subjects.split(",")] if args.subjects else None
     actions = [a.strip() for a in args.actions.split(",")] if args.actions else None
-    traj = None if args.trajectory_model == "none" else args.trajectory_model
     if args.protocol == "vp3d":
         return _run_vp3d(args, subjects, actions)
     if args.dataset is None:
         raise InputError("--dataset is required (or use --protocol vp3d with --data-3d and --data-2d)")
     lm = load_lift_model(LiftOptions(model=args.model, causal=args.causal, input_layout=args.input_layout,
-                                     dense=args.dense, tta=args.tta), trajectory=traj)
+                                     dense=args.dense, tta=args.tta, trajectory_model=args.trajectory_model))
     if args.dataset == "h36m-expmap":
         if not args.data_dir:
             raise InputError("--dataset h36m-expmap needs --data-dir DIR (DIR/S<n>/<action>_<k>.txt[.gz])")

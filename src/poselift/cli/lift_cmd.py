@@ -8,6 +8,7 @@ from pathlib import Path
 
 from poselift.cli import options as opt
 from poselift.errors import InputError
+from poselift.options import LiftOptions
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -46,7 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(BlazePose, Detectron2 or another detector trained on annotated images) or "
                         "joint-centres (projected mocap joint centres, e.g. Human3.6M ground-truth 2D) "
                         "(default: %(default)s)")
-    p.add_argument("--trajectory-model", default="auto", metavar="NAME_OR_PATH",
+    p.add_argument("--trajectory-model", default=LiftOptions.trajectory_model, metavar="NAME_OR_PATH",
                    help="trajectory network whose raw root positions fill 'trajectory': auto (the one the "
                         "model's card names; the shipped default names none), a shipped name (trajectory), "
                         "a .safetensors path, or none (zeros)")
@@ -65,8 +66,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def lift_options(args: argparse.Namespace):
     """The :class:`~poselift.options.LiftOptions` of ``poselift lift``'s flags: the network's
     raw output (no bone fixing, no left/right repair, no root solve), as documented."""
-    from poselift.options import LiftOptions
-
     return LiftOptions(model=args.model, input_layout=args.input_layout, causal=args.causal, dense=args.dense,
                        tta=args.tta, root_relative=args.root_relative, focal_length=args.focal_length,
                        fov=args.fov, fixed_bones=False, lr_repair=False, trajectory=False,
