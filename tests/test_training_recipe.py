@@ -496,3 +496,58 @@ def test_pose_balance_draws_rare_poses_more_often(power):
         with pytest.raises(ValueError, match="frame weights"):
             ChunkSampler([Clip("mix", pos[:10].astype(np.float32), "S1")], TrainConfig(pose_balance=power), 9, 1,
                          s.frame_weights)
+
+
+def test_weight_average_follows_its_formula():
+    from poselift.train.trainer import WeightAverage
+
+    net = torch.nn.Linear(3, 2)
+    avg = WeightAverage(net, 0.9)
+    expect = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(ValueError):
+        WeightAverage(net, 1.0)
+    for n in range(1, 40):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(0.1 * n)
+        d = min(0.9, (1 + n) / (10 + n))
+        assert avg.rate() == pytest.approx(d)
+        expect = [d * e + (1 - d) * p.detach() for e, p in zip(expect, net.parameters())]
+        avg.update(net)
+    for e, a in zip(expect, avg.model.parameters()):
+        torch.testing.assert_close(a, e)
+        assert not a.requires_grad
+    # The live network is untouched and the average lags behind it.
+    assert float(net.bias.detach()[0] - avg.model.bias[0]) > 1.0
+
+
+def test_ema_run_saves_the_average_and_resumes_it(tmp_path):
+    from poselift.lift.weights import load_poselift_network, read_model_card
+
+    base = dict(architecture="3,3", channels=16, dropout=0.0, batch_size=8, chunk=8, epoch_size=64,
+                val_chunks=8, threads=1, bn_calibration_batches=2, lr=3e-3, ema=0.95)
+    ck = tmp_path / "ck"
+    out = tmp_path / "m.safetensors"
+    first = train(TrainConfig(epochs=2, **base), _clips(), _clips(1), out, checkpoint_dir=ck, progress=False,
+                  log=lambda s: None)
+    assert all("val_ema_mm" in h and "val_mm" in h for h in first.history)
+    assert first.val_mpjpe_mm == first.history[-1]["val_ema_mm"]
+    state = torch.load(ck / "last.pt", weights_only=True)
+    assert state["ema"]["model"]["updates"] == 2 * 64 // 8
+    saved = load_poselift_network(out, backend="torch")[0].state_dict()
+    live = load_poselift_network(tmp_path / "m_live.safetensors", backend="torch")[0].state_dict()
+    w = "expand_conv.weight"
+    torch.testing.assert_close(saved[w], state["ema"]["model"]["state"][w])
+    torch.testing.assert_close(live[w], state["model"][w])
+    assert not torch.equal(saved[w], live[w])
+    card = read_model_card(out)
+    assert card["training"]["config"]["ema"] == 0.95
+    assert card["training"]["final_val_mm"] == first.history[-1]["val_ema_mm"]
+    assert card["training"]["final_val_mm_live_weights"] == first.history[-1]["val_mm"]
+    # Resuming continues the average (same updates count, same weights) instead of restarting it.
+    logs: list[str] = []
+    second = train(TrainConfig(epochs=3, **base), _clips(), _clips(1), out, checkpoint_dir=ck, resume=True,
+                   progress=False, log=logs.append)
+    assert not any("no weight average" in s for s in logs)
+    assert torch.load(ck / "last.pt", weights_only=True)["ema"]["model"]["updates"] == 3 * 64 // 8
+    assert second.history[:2] == first.history

@@ -101,6 +101,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with --lr-schedule time: final learning rate as a fraction of -lr (default: %(default)s)")
     o.add_argument("--velocity-weight", type=opt.number(float, min=0, max=1000), default=0.0, metavar="W",
                    help="add W x MPJVE (error of frame-to-frame motion) to the pose loss (default: %(default)s)")
+    o.add_argument("--ema", type=opt.number(float, min=0, max=0.99999), default=0.0, metavar="DECAY",
+                   help="save an exponential moving average of the weights (decay per step, e.g. 0.999: "
+                        "an average over the last ~1000 steps) instead of the last weights; the last weights "
+                        "go beside it as <output>_live.safetensors and the log shows both validation errors "
+                        "(default: 0, off)")
     o.add_argument("--compile", action="store_true", help="torch.compile the training forward pass")
     o.add_argument("--prefetch", action="store_true",
                    help="draw each batch in a background thread during the step before instead of between "
@@ -170,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
                       velocity_weight=args.velocity_weight, lr_schedule=args.lr_schedule, lr_final=args.lr_final,
                       compile=args.compile, prefetch=args.prefetch, pose_balance=args.pose_balance,
                       leg_length=args.leg_length,
-                      retarget=args.retarget)
+                      retarget=args.retarget, ema=args.ema)
     train_subj, val_subj = _split(args.subjects_train), _split(args.subjects_val)
     clips = load_clips(data, args.dataset, args.fps, train_subj, args.downsample, args.progress)
     if val_subj:

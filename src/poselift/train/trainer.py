@@ -16,6 +16,7 @@ the labelled ones'; the unsupervised terms start after ``warmup`` epochs.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -90,6 +91,7 @@ class TrainConfig:
     pose_balance: float = 0.0     # > 0: chunks centred on rare poses drawn more often (pose_rarity_weights)
     leg_length: float = 0.0       # > 0: every clip rescaled to this hip-to-ankle length, metres (see rescale_bodies)
     retarget: str = "none"        # none | h36m: every clip given the Human3.6M skeleton's bone lengths (retarget_bodies)
+    ema: float = 0.0              # > 0: save an exponential moving average of the weights, this decay per step
 
     @property
     def widths(self) -> list[int]:
@@ -624,6 +626,46 @@ def initialisation_record(name: str, path: Path, card: dict[str, Any]) -> dict[s
     return rec
 
 
+class WeightAverage:
+    """An exponential moving average of a network's parameters, kept in a copy of it.
+
+    After every optimiser step ``avg = d * avg + (1 - d) * live`` with ``d = min(decay,
+    (1 + n) / (10 + n))`` at update ``n`` (the short warm-up keeps the first, far-off
+    weights from lingering). Why: at the end of a time-limited run the validation error
+    still moves by about 1 mm from one epoch to the next (``h36m``'s 41-min stage: 44.3,
+    45.1, 44.5 mm over its last three epochs at a learning rate of 1e-5), i.e. the live
+    weights are one draw around the minimum; their average over the last few thousand
+    steps sits nearer its centre. Batch-norm statistics are not averaged: they are
+    re-estimated for the averaged weights (:func:`recalibrate_batchnorm`), since
+    statistics of other weights do not describe this network's activations.
+
+    Args:
+        model: the live network (the copy starts equal to it).
+        decay: per-step factor ``d`` in (0, 1); ``1 / (1 - decay)`` steps is the horizon.
+        updates: updates already done (a resumed run continues the warm-up where it was).
+    """
+
+    def __init__(self, model: torch.nn.Module, decay: float, updates: int = 0) -> None:
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"weight-average decay must lie in (0, 1), got {decay}")
+        self.decay, self.updates = float(decay), int(updates)
+        self.model = copy.deepcopy(model)
+        self.model.requires_grad_(False)
+
+    def rate(self) -> float:
+        """The decay the next update uses."""
+        n = self.updates + 1
+        return min(self.decay, (1.0 + n) / (10.0 + n))
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module) -> None:
+        d = self.rate()
+        avg = list(self.model.parameters())
+        live = [p.detach() for p in model.parameters()]
+        torch._foreach_lerp_(avg, live, 1.0 - d)
+        self.updates += 1
+
+
 @torch.no_grad()
 def recalibrate_batchnorm(models: list[torch.nn.Module], samplers: list[ChunkSampler], batches: int,
                           batch_size: int, device: str = "cpu") -> None:
@@ -743,6 +785,8 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
         raise ValueError("the time learning-rate schedule needs a time limit (--time-limit MIN)")
     if cfg.keypoint_style not in KEYPOINT_STYLES:
         raise ValueError(f"unknown keypoint style {cfg.keypoint_style!r} ({', '.join(KEYPOINT_STYLES)})")
+    if cfg.ema and not 0.0 < cfg.ema < 1.0:
+        raise ValueError(f"the weight-average decay must lie in (0, 1), got {cfg.ema}")
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     from poselift.train.distributed import init_distributed
@@ -800,6 +844,7 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     this_command = str((card or {}).get("training", {}).get("command", ""))
     commands = [this_command]
     ckpt_path = checkpoint_dir / "last.pt" if checkpoint_dir else None
+    st: dict[str, Any] = {}
     if resume and ckpt_path and ckpt_path.is_file():
         st = torch.load(ckpt_path, map_location=device, weights_only=True)
         model.load_state_dict(st["model"])
@@ -812,6 +857,20 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                     this_command]
         sampler.rng = np.random.default_rng(rank_seed + 1000 * start_epoch)
         log(f"resumed from {ckpt_path} at epoch {start_epoch}")
+    # Weight averages of the networks that get saved (pose, and the trajectory network of a
+    # semi-supervised run); they are what the run writes.
+    averages: list[WeightAverage] = []
+    if cfg.ema:
+        nets = [("model", model)] + ([("traj", traj_model)] if traj_model is not None else [])
+        for key, net in nets:
+            avg = WeightAverage(net, cfg.ema)
+            saved = st.get("ema", {}).get(key)
+            if saved is not None:
+                avg.model.load_state_dict(saved["state"])
+                avg.updates = int(saved["updates"])
+            elif start_epoch:
+                log(f"the checkpoint holds no weight average for {key}: it starts from the resumed weights")
+            averages.append(avg)
 
     stop = {"flag": False}
 
@@ -830,6 +889,9 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
               "commands": commands}
         if traj_model is not None:
             st["traj"] = traj_model.state_dict()
+        if averages:
+            keys = ["model", "traj"][:len(averages)]
+            st["ema"] = {k: {"state": a.model.state_dict(), "updates": a.updates} for k, a in zip(keys, averages)}
         tmp = ckpt_path.with_suffix(".tmp")
         torch.save(st, tmp)
         tmp.replace(ckpt_path)
@@ -907,6 +969,10 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    if averages:
+                        averages[0].update(model)
+                        if traj_model is not None:
+                            averages[1].update(traj_model)
                     losses.append(loss.item())
                     bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
             finally:
@@ -921,12 +987,16 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
             if un_sampler is not None and epoch >= cfg.warmup:
                 calib.append(ChunkSampler(unlabeled, cfg, rf, cfg.seed + 7919 * (epoch + 1) + 1,
                                           un_sampler.frame_weights))
-            recalibrate_batchnorm([model] + ([traj_model] if traj_model is not None else []), calib,
+            recalibrate_batchnorm([model] + ([traj_model] if traj_model is not None else [])
+                                  + [a.model for a in averages], calib,
                                   cfg.bn_calibration_batches, cfg.batch_size, device)
             val_err = evaluate_chunks(model, val, cfg.kind, cfg.input_norm, device)
             elapsed = elapsed_before + time.time() - t0
             history.append({"epoch": epoch + 1, "train_loss": ctx.mean(float(np.mean(losses))), "val_mm": val_err,
                             "lr": lr, "elapsed_s": elapsed})
+            if averages:
+                # val_mm stays the live weights' error (comparable with runs without --ema).
+                history[-1]["val_ema_mm"] = evaluate_chunks(averages[0].model, val, cfg.kind, cfg.input_norm, device)
             log(json.dumps(history[-1]))
             if stop["flag"]:
                 save_ckpt(epoch)  # the interrupted epoch is redone on resume
@@ -960,22 +1030,33 @@ def train(cfg: TrainConfig, clips: list[Clip], val_clips: list[Clip], out_path: 
     if cfg.kind == "trajectory":
         meta["trajectory_parameterization"] = trajectory_parameterization(cfg.input_norm)
     meta.setdefault("training", {})
+    final_key = "val_ema_mm" if averages else "val_mm"
     meta["training"].update({"config": asdict(cfg), "epochs_done": epoch, "wall_time_s": round(wall, 1),
-                             "final_val_mm": history[-1]["val_mm"] if history else None,
+                             "final_val_mm": history[-1].get(final_key) if history else None,
                              "commands": commands})
+    if averages and history:
+        meta["training"]["final_val_mm_live_weights"] = history[-1]["val_mm"]
     if ctx.enabled:
         meta["training"]["processes"] = ctx.world
     model.eval()
     path = out_path if out_path.suffix == ".safetensors" else out_path.with_suffix(".safetensors")
     if ctx.main:
-        path = save_model(out_path, model, mcfg, meta)
-        if traj_model is not None:
-            tmeta = dict(meta, kind="trajectory", output_layout="root",
-                         trajectory_parameterization=trajectory_parameterization(cfg.input_norm))
-            save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), traj_model.eval(), traj_cfg, tmeta)
+        tmeta = dict(meta, kind="trajectory", output_layout="root",
+                     trajectory_parameterization=trajectory_parameterization(cfg.input_norm))
+        out_pose = averages[0].model if averages else model
+        out_traj = (averages[1].model if averages else traj_model) if traj_model is not None else None
+        path = save_model(out_path, out_pose.eval(), mcfg, meta)
+        if out_traj is not None:
+            save_model(out_path.with_name(out_path.stem + "_traj.safetensors"), out_traj.eval(), traj_cfg, tmeta)
+        if averages:
+            # The live weights beside the average, for comparing the two on full evaluations.
+            live = path.with_name(path.stem + "_live.safetensors")
+            save_model(live, model, mcfg, dict(meta, training=dict(meta["training"], weights="live, not averaged",
+                                                                 final_val_mm=history[-1]["val_mm"] if history else None)))
     ctx.barrier()
     ctx.close()
-    return TrainResult(path, history[-1]["val_mm"] if history else float("nan"), wall, epoch, history)
+    final = history[-1].get("val_ema_mm" if averages else "val_mm", float("nan")) if history else float("nan")
+    return TrainResult(path, final, wall, epoch, history)
 
 
 @torch.no_grad()
